@@ -1,0 +1,79 @@
+"""rayobs: observability and debugging for Ray.
+
+Metric handles you define once and use anywhere::
+
+    import rayobs
+
+    FAILURES = rayobs.Counter("withdrawal_failures", "Failed withdrawals.", tag_keys=("bank",))
+
+    @ray.remote
+    def withdraw(bank, amount):
+        ...
+        FAILURES.inc(tags={"bank": bank})
+
+Importing rayobs has no side effects and does not import Ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rayobs import _config, _failures, _registry
+from rayobs._errors import MetricConflictError, MetricDefinitionError, RayobsError, RecordingError
+from rayobs._handles import Counter, Gauge, Histogram
+from rayobs._serve import serve_metrics
+from rayobs._version import __version__
+from rayobs.backends import Backend
+
+__all__ = [
+    "Backend",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "MetricConflictError",
+    "MetricDefinitionError",
+    "RayobsError",
+    "RecordingError",
+    "__version__",
+    "configure",
+    "recording_failures",
+    "serve_metrics",
+]
+
+_UNSET: Any = object()
+
+
+def configure(
+    *,
+    backend: Backend | str | None = _UNSET,
+    strict: bool | None = _UNSET,
+    max_cardinality: int | None = _UNSET,
+) -> None:
+    """Override configuration for this process (``None`` returns to the environment).
+
+    ``backend``: ``"ray"``, ``"prometheus"``, ``"otel"``, ``"memory"``, a backend
+    instance, or ``None`` for automatic selection. Switching rebinds every handle.
+    ``strict``: raise run-time recording failures instead of logging them once.
+    ``max_cardinality``: default budget of tag sets per metric.
+
+    >>> import rayobs
+    >>> rayobs.configure(backend="prometheus")
+    >>> rayobs.configure(backend=None)
+    """
+    if strict is not _UNSET:
+        _config.override(_config.STRICT, strict)
+    if max_cardinality is not _UNSET:
+        if max_cardinality is not None and (not isinstance(max_cardinality, int) or max_cardinality < 1):
+            raise ValueError(f"max_cardinality must be a positive integer, got {max_cardinality!r}")
+        _config.override(_config.MAX_CARDINALITY, max_cardinality)
+    if backend is not _UNSET:
+        if backend is None:
+            _config.override(_config.BACKEND, None)
+            _registry.use_backend(None)
+        else:
+            _registry.use_backend(backend)
+
+
+def recording_failures() -> dict[tuple[str, str, str], int]:
+    """Failures counted in this process: ``{(metric, stage, exception_type): count}``."""
+    return _failures.recording_failures()

@@ -1,0 +1,3 @@
+from rayobs.cli import main
+
+main()

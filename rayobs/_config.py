@@ -1,0 +1,89 @@
+"""Configuration: every ``RAYOBS_*`` environment variable is declared here, once.
+
+Values are read at call time, so a test or a worker setup hook can change the
+environment and the next lookup sees it. ``rayobs.configure(...)`` overrides the
+environment for the current process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``RAYOBS_*`` environment variable: its name, default and meaning."""
+
+    env: str
+    default: str
+    help: str
+
+
+BACKEND = Setting(
+    "RAYOBS_BACKEND",
+    "auto",
+    "Metrics backend: auto, ray, prometheus, otel or memory. 'auto' picks ray inside a "
+    "Ray worker or a driver connected to Ray, prometheus otherwise.",
+)
+STRICT = Setting(
+    "RAYOBS_STRICT",
+    "0",
+    "1 turns run-time recording failures into exceptions (for tests); by default they are "
+    "logged once and counted.",
+)
+MAX_CARDINALITY = Setting(
+    "RAYOBS_MAX_CARDINALITY",
+    "1000",
+    "Default budget of distinct tag-value sets per metric and process; beyond it tag "
+    "values fold into '__other__'.",
+)
+
+SETTINGS: tuple[Setting, ...] = (BACKEND, STRICT, MAX_CARDINALITY)
+
+_overrides: dict[str, str] = {}
+
+
+def get(setting: Setting) -> str:
+    """Return the value in force for ``setting``: override, then environment, then default."""
+    if setting.env in _overrides:
+        return _overrides[setting.env]
+    return os.environ.get(setting.env, setting.default)
+
+
+def get_bool(setting: Setting) -> bool:
+    raw = get(setting).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{setting.env}={raw!r} is not a boolean; use 1 or 0")
+
+
+def get_int(setting: Setting, minimum: int = 1) -> int:
+    raw = get(setting).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{setting.env}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{setting.env}={value} must be at least {minimum}")
+    return value
+
+
+def override(setting: Setting, value: Any) -> None:
+    """Pin ``setting`` for this process (``None`` removes the override)."""
+    if value is None:
+        _overrides.pop(setting.env, None)
+    elif isinstance(value, bool):
+        _overrides[setting.env] = "1" if value else "0"
+    else:
+        _overrides[setting.env] = str(value)
+
+
+def clear_overrides() -> None:
+    _overrides.clear()

@@ -1,0 +1,91 @@
+"""The run-time failure policy: log once, count, never raise into user code.
+
+Instrumentation runs inside the user's hot path. When recording fails (a broken
+backend, Ray's metrics agent gone, a tag misuse) the user's call must carry on:
+the failure is logged once per (metric, stage, exception type) and counted.
+With strict mode on (``RAYOBS_STRICT=1`` or ``rayobs.configure(strict=True)``)
+the failure is raised instead, so tests see it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter as _Tally
+from typing import NoReturn
+
+from rayobs import _config
+from rayobs._errors import RecordingError
+
+logger = logging.getLogger("rayobs")
+
+_lock = threading.Lock()
+_counts: _Tally[tuple[str, str, str]] = _Tally()
+
+
+def report(metric: str, stage: str, exc: BaseException) -> None:
+    """Record that ``stage`` of ``metric`` failed with ``exc``.
+
+    Raises ``RecordingError`` (chained to ``exc``) in strict mode; otherwise
+    logs the first occurrence of each (metric, stage, type) and counts all.
+    """
+    if _strict():
+        _raise(metric, stage, exc)
+    key = (metric, stage, type(exc).__name__)
+    with _lock:
+        _counts[key] += 1
+        first = _counts[key] == 1
+    if first:
+        logger.warning(
+            "rayobs: %s of metric %r failed: %s: %s (logged once; further failures are "
+            "only counted, see rayobs.recording_failures())",
+            stage,
+            metric,
+            type(exc).__name__,
+            exc,
+        )
+    _export(metric, stage)
+
+
+def _strict() -> bool:
+    try:
+        return _config.get_bool(_config.STRICT)
+    except ValueError:
+        return False
+
+
+def _raise(metric: str, stage: str, exc: BaseException) -> NoReturn:
+    raise RecordingError(f"{stage} of metric {metric!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+_exporting = threading.local()
+
+
+def _export(metric: str, stage: str) -> None:
+    """Count the failure in the exported ``rayobs_recording_failures`` counter too.
+
+    Guarded against recursion: if recording the failure counter fails as well,
+    the in-process tally above is all there is.
+    """
+    if getattr(_exporting, "active", False):
+        return
+    _exporting.active = True
+    try:
+        from rayobs import _catalog
+
+        _catalog.RECORDING_FAILURES.inc(tags={"metric": metric, "stage": stage})
+    except Exception:  # the tally above already has it
+        pass
+    finally:
+        _exporting.active = False
+
+
+def recording_failures() -> dict[tuple[str, str, str], int]:
+    """Return the failures counted in this process: ``{(metric, stage, exc_type): n}``."""
+    with _lock:
+        return dict(_counts)
+
+
+def reset() -> None:
+    with _lock:
+        _counts.clear()

@@ -1,0 +1,239 @@
+"""The per-process registry: declarations, the backend in use, and bound children.
+
+Declarations are checked once per name: the same spec again is fine, a
+different one raises ``MetricConflictError`` (or, when a handle arrives by
+unpickling, is reported and the first declaration wins, because that happens at
+run time inside user code).
+
+Backend instruments are created lazily, on a handle's first record, once per
+process and name. Each entry maps the tag sets it has seen to bound children,
+within a cardinality budget; past the budget, tag values fold into ``__other__``
+and the fold is counted.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from rayobs import _config, _failures
+from rayobs._errors import MetricConflictError
+from rayobs._spec import MetricSpec
+from rayobs.backends import Backend, load_backend
+
+OTHER = "__other__"
+
+
+class _Handle(Protocol):
+    def _detach(self) -> None: ...
+
+
+_lock = threading.RLock()
+_declared: dict[str, MetricSpec] = {}
+_entries: dict[str, Entry] = {}
+_backend: Backend | None = None
+_handles: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def declare(spec: MetricSpec, *, lenient: bool = False) -> None:
+    """Record the declaration of ``spec``; raise on a conflicting one unless ``lenient``."""
+    with _lock:
+        existing = _declared.get(spec.name)
+        if existing is None:
+            _declared[spec.name] = spec
+            return
+        if existing == spec:
+            return
+        error = MetricConflictError(spec.name, existing.differences(spec))
+    if not lenient:
+        raise error
+    _failures.report(spec.name, "declare", error)
+
+
+def declared() -> dict[str, MetricSpec]:
+    """A copy of every metric declared in this process, by name."""
+    with _lock:
+        return dict(_declared)
+
+
+def track(handle: Any) -> None:
+    _handles.add(handle)
+
+
+def backend() -> Backend:
+    """The backend in use, chosen on first need (``RAYOBS_BACKEND``, else automatic)."""
+    current = _backend
+    if current is not None:
+        return current
+    with _lock:
+        if _backend is None:
+            _set_backend(_select())
+        assert _backend is not None
+        return _backend
+
+
+def _select() -> Backend:
+    name = _config.get(_config.BACKEND).strip().lower() or "auto"
+    if name == "auto":
+        name = "ray" if ray_connected() else "prometheus"
+    return load_backend(name)
+
+
+def ray_connected() -> bool:
+    """True inside a Ray worker or a driver that called ``ray.init`` (never imports Ray)."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return False
+    try:
+        return bool(ray.is_initialized())
+    except Exception:
+        return False
+
+
+def use_backend(new: Backend | str | None) -> Backend | None:
+    """Switch this process to ``new`` (a name, an instance, or ``None`` for automatic).
+
+    Every handle forgets its bound children; the next record binds again.
+    Returns the backend that was in use (``None`` if none was chosen yet).
+    """
+    if isinstance(new, str):
+        new = load_backend(new)
+    with _lock:
+        previous = _backend
+        _set_backend(new)
+    return previous
+
+
+def _set_backend(new: Backend | None) -> None:
+    global _backend
+    _backend = new
+    _entries.clear()
+    for handle in list(_handles):
+        handle._detach()
+
+
+def reset(*, declarations: bool = True) -> None:
+    """Forget the backend, every bound child and (by default) every declaration."""
+    with _lock:
+        _set_backend(None)
+        if declarations:
+            _declared.clear()
+
+
+def entry(spec: MetricSpec) -> Entry:
+    """The entry of ``spec.name`` for the current backend, created on first use."""
+    found = _entries.get(spec.name)
+    if found is not None:
+        return found
+    current = backend()
+    with _lock:
+        found = _entries.get(spec.name)
+        if found is None:
+            declare(spec, lenient=True)
+            budget = spec.max_cardinality or _config.get_int(_config.MAX_CARDINALITY)
+            found = Entry(_declared.get(spec.name, spec), current.create(spec), budget)
+            _entries[spec.name] = found
+        return found
+
+
+class Entry:
+    """One metric's instrument and its bound children in this process."""
+
+    def __init__(self, spec: MetricSpec, instrument: Any, budget: int) -> None:
+        self.spec = spec
+        self.instrument = instrument
+        self.budget = budget
+        # Keyed as the caller passed tags (``None`` for the defaults): the fast path.
+        self.children: dict[Any, Any] = {}
+        # Keyed by the complete tag values: what the budget counts.
+        self.admitted: dict[tuple[str, ...], Any] = {}
+        self._overflow: Any = None
+        self._lock = threading.Lock()
+
+    def child(self, tags: Mapping[str, Any] | None) -> Any:
+        """The child for ``tags`` merged over the default tags (binding it if new)."""
+        key = None if tags is None else tuple(tags.items())
+        with self._lock:
+            found = self.children.get(key)
+            if found is not None:
+                return found
+            resolved = self._resolve(tags)
+            values = tuple(resolved[k] for k in self.spec.tag_keys)
+            found = self.admitted.get(values)
+            if found is None:
+                if len(self.admitted) < self.budget:
+                    found = self.instrument.bind(resolved)
+                    self.admitted[values] = found
+                else:
+                    found = self._overflow_child()
+            # Bounded: past the cap, folded tag sets take this slow path every time.
+            if len(self.children) < 2 * self.budget + 16:
+                self.children[key] = found
+            return found
+
+    def _resolve(self, tags: Mapping[str, Any] | None) -> dict[str, str]:
+        spec = self.spec
+        resolved = spec.default_tags_dict()
+        if tags:
+            unknown = [k for k in tags if k not in spec.tag_keys]
+            if unknown:
+                _failures.report(
+                    spec.name,
+                    "tags",
+                    KeyError(f"unknown tag keys {unknown}; declared tag_keys are {spec.tag_keys}"),
+                )
+            for k, v in tags.items():
+                if k in spec.tag_keys:
+                    resolved[k] = v if isinstance(v, str) else str(v)
+        missing = [k for k in spec.tag_keys if k not in resolved]
+        if missing:
+            _failures.report(
+                spec.name,
+                "tags",
+                KeyError(f"no value for tag keys {missing} (and no default_tags); recorded as ''"),
+            )
+            for k in missing:
+                resolved[k] = ""
+        return {k: resolved[k] for k in spec.tag_keys}
+
+    def _overflow_child(self) -> Any:
+        if self._overflow is None:
+            defaults = self.spec.default_tags_dict()
+            folded = {k: defaults.get(k, OTHER) for k in self.spec.tag_keys}
+            self._overflow = _Overflow(self.instrument.bind(folded), self.spec.name)
+        return self._overflow
+
+
+class _Overflow:
+    """A folded child: records into the ``__other__`` series and counts the fold."""
+
+    __slots__ = ("child", "metric")
+
+    def __init__(self, child: Any, metric: str) -> None:
+        self.child = child
+        self.metric = metric
+
+    def _note(self) -> None:
+        from rayobs import _catalog
+
+        if self.metric != _catalog.CARDINALITY_OVERFLOW.spec.name:
+            _catalog.CARDINALITY_OVERFLOW.inc(tags={"metric": self.metric})
+
+    def inc(self, value: float = 1.0) -> None:
+        self._note()
+        self.child.inc(value)
+
+    def dec(self, value: float = 1.0) -> None:
+        self._note()
+        self.child.dec(value)
+
+    def set(self, value: float) -> None:
+        self._note()
+        self.child.set(value)
+
+    def observe(self, value: float) -> None:
+        self._note()
+        self.child.observe(value)

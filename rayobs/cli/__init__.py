@@ -1,0 +1,50 @@
+"""The ``rayobs`` command line.
+
+Commands are loaded lazily from their own modules (``rayobs.cli._<name>``), so
+``rayobs exit-code`` starts fast during an incident and an optional extra that
+is not installed only affects the command that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from rayobs._version import __version__
+from rayobs.cli._errors import run
+
+# command name -> (module, attribute, one-line help shown before the module loads)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("rayobs.cli._demo", "demo", "Run an instrumented workload on a local Ray and show what rayobs sees."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*COMMANDS, *self.commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attribute, _help = COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rayobs")
+def cli() -> None:
+    """Observability and debugging for Ray: metrics, inspectors, incident diagnosis."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``rayobs`` console script."""
+    return run(cli, argv)
