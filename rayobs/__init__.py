@@ -19,8 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 from rayobs import _config, _failures, _registry
-from rayobs._errors import MetricConflictError, MetricDefinitionError, RayobsError, RecordingError
+from rayobs._errors import (
+    MetricConflictError,
+    MetricDefinitionError,
+    RayobsError,
+    RecordingError,
+    SerializationError,
+)
 from rayobs._handles import Counter, Gauge, Histogram
+from rayobs._inspect import Failure, SerializabilityReport, inspect_serializability
 from rayobs._serve import serve_metrics
 from rayobs._version import __version__
 from rayobs.backends import Backend
@@ -28,14 +35,18 @@ from rayobs.backends import Backend
 __all__ = [
     "Backend",
     "Counter",
+    "Failure",
     "Gauge",
     "Histogram",
     "MetricConflictError",
     "MetricDefinitionError",
     "RayobsError",
     "RecordingError",
+    "SerializabilityReport",
+    "SerializationError",
     "__version__",
     "configure",
+    "inspect_serializability",
     "recording_failures",
     "serve_metrics",
 ]

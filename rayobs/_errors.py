@@ -32,3 +32,17 @@ class MetricConflictError(RayobsError, ValueError):
 
 class RecordingError(RayobsError, RuntimeError):
     """A run-time recording failure, raised only in strict mode (``RAYOBS_STRICT=1``)."""
+
+
+class SerializationError(RayobsError, TypeError):
+    """An object Ray would have to pickle cannot be pickled.
+
+    ``report`` is the :class:`rayobs.SerializabilityReport` naming every culprit.
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[type[SerializationError], tuple[str, object]]:
+        return type(self), (str(self), self.report)

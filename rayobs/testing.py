@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rayobs import _config, _failures, _registry
+from rayobs._inspect import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
+from rayobs._inspect_render import render_text
 from rayobs.backends._memory import HistogramValue, MemoryBackend
 
-__all__ = ["HistogramValue", "MemoryBackend", "capture_metrics", "reset"]
+__all__ = ["HistogramValue", "MemoryBackend", "assert_serializable", "capture_metrics", "reset"]
 
 
 @contextmanager
@@ -44,3 +46,23 @@ def reset() -> None:
     _registry.reset()
     _failures.reset()
     _config.clear_overrides()
+
+
+def assert_serializable(
+    obj: object,
+    *,
+    name: str | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> None:
+    """Fail the test (``AssertionError``) with the inspector's report unless Ray can pickle ``obj``.
+
+    >>> from rayobs.testing import assert_serializable
+    >>> def task(x):
+    ...     return x + 1
+    >>> assert_serializable(task)
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this helper's
+    report = inspect_serializability(obj, name=name, max_depth=max_depth, max_nodes=max_nodes)
+    if not report.serializable:
+        raise AssertionError(render_text(report))
