@@ -211,23 +211,24 @@ def _reduce_children(obj: object, path: str) -> Iterator[Child]:
         yield from _custom_reduce_children(reduced, path, cls)
         return
     # The default reduction: (copyreg.__newobj__, (cls, *newargs), state, ...).
-    yield cls, f"{path}.__class__"
+    # Pickle ships the class first; the instance's own state is listed first so that
+    # an object shared by both (a global lock the class's code also names) is
+    # reported where the user put it: obj.lock, not obj.__class__.__init__....
+    state = reduced[2] if len(reduced) > 2 else None
+    if state is not None and _has_custom(cls, "__getstate__", _OBJECT_GETSTATE):
+        yield state, f"{path}.__getstate__()"
+    elif state is not None:
+        dict_state, slot_state = (
+            state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+        )
+        for part in (dict_state, slot_state):
+            if isinstance(part, dict):
+                for name, value in part.items():
+                    yield value, attribute_path(path, str(name))
     args = reduced[1]
     if isinstance(args, tuple) and len(args) > 1:
         yield from _sequence_children(args[1:], f"{path}.__getnewargs__()")
-    state = reduced[2] if len(reduced) > 2 else None
-    if state is None:
-        return
-    if _has_custom(cls, "__getstate__", _OBJECT_GETSTATE):
-        yield state, f"{path}.__getstate__()"
-        return
-    dict_state, slot_state = (
-        state if isinstance(state, tuple) and len(state) == 2 else (state, None)
-    )
-    for part in (dict_state, slot_state):
-        if isinstance(part, dict):
-            for name, value in part.items():
-                yield value, attribute_path(path, str(name))
+    yield cls, f"{path}.__class__"
 
 
 def _custom_reduce_children(reduced: tuple[Any, ...], path: str, cls: type) -> Iterator[Child]:
