@@ -1,0 +1,90 @@
+"""Session fixtures: one real local Ray head and one real Prometheus for the whole run.
+
+Tests that use ``ray_cluster``/``ray_driver`` are marked ``ray`` and those that
+use ``prometheus`` are marked ``prometheus`` automatically, so
+``pytest -m "not ray and not prometheus"`` is the fast unit tier.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.harness import Prometheus, RayCluster, new_token
+
+# Ray reads these once per process, when it is first imported, so they are set
+# here, before any test module can import Ray. Without the first, Ray 2.60 swaps
+# 127.0.0.1 for the machine's routable address; the token lives in a temp dir so
+# nothing is written to ~/.ray and every run is deterministic.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="rayobs-session-", dir="/tmp"))
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ["RAY_AUTH_TOKEN_PATH"] = str(new_token(_SESSION_DIR))
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ.pop("RAY_AUTH_TOKEN", None)
+os.environ.pop("RAY_ADDRESS", None)
+
+import pytest  # noqa: E402
+
+import rayobs.testing  # noqa: E402
+
+_RAY_FIXTURES = {"ray_cluster", "ray_driver"}
+_PROM_FIXTURES = {"prometheus"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _RAY_FIXTURES:
+            item.add_marker(pytest.mark.ray)
+        if names & _PROM_FIXTURES:
+            item.add_marker(pytest.mark.prometheus)
+
+
+def pytest_sessionfinish() -> None:
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rayobs() -> Iterator[None]:
+    """Every test starts with no declarations, no chosen backend and no overrides."""
+    rayobs.testing.reset()
+    yield
+    rayobs.testing.reset()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    """A local Ray head on 127.0.0.1 with 2 CPUs, shared by the whole session."""
+    cluster = RayCluster.start(num_cpus=2)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_driver(ray_cluster: RayCluster) -> Iterator[RayCluster]:
+    """The test process connected to ``ray_cluster`` as a driver."""
+    import ray
+
+    ray.init(address=ray_cluster.address, logging_level="WARNING")
+    try:
+        yield ray_cluster
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def prometheus(ray_cluster: RayCluster) -> Iterator[Prometheus]:
+    """A real Prometheus scraping the Ray head's metrics port every second."""
+    if shutil.which("prometheus") is None:
+        pytest.skip("no prometheus binary: `make test` installs Debian's package when run as root")
+    server = Prometheus.start([f"127.0.0.1:{ray_cluster.metrics_port}"])
+    try:
+        yield server
+    finally:
+        server.stop()
