@@ -208,7 +208,7 @@ def _reduce_children(obj: object, path: str) -> Iterator[Child]:
     if _has_custom(cls, "__reduce_ex__", object.__reduce_ex__) or _has_custom(
         cls, "__reduce__", object.__reduce__
     ):
-        yield from _custom_reduce_children(reduced, path, cls)
+        yield from _custom_reduce_children(obj, reduced, path)
         return
     # The default reduction: (copyreg.__newobj__, (cls, *newargs), state, ...).
     # Pickle ships the class first; the instance's own state is listed first so that
@@ -231,16 +231,19 @@ def _reduce_children(obj: object, path: str) -> Iterator[Child]:
     yield cls, f"{path}.__class__"
 
 
-def _custom_reduce_children(reduced: tuple[Any, ...], path: str, cls: type) -> Iterator[Child]:
-    if _has_custom(cls, "__reduce_ex__", object.__reduce_ex__):
+def _custom_reduce_children(obj: object, reduced: tuple[Any, ...], path: str) -> Iterator[Child]:
+    if _has_custom(type(obj), "__reduce_ex__", object.__reduce_ex__):
         base = f"{path}.__reduce_ex__({PROTOCOL})"
     else:
         base = f"{path}.__reduce__()"
     yield reduced[0], f"{base}[0]"
     if isinstance(reduced[1], tuple):
         yield from _sequence_children(reduced[1], f"{base}[1]")
-    if len(reduced) > 2 and reduced[2] is not None:
-        yield reduced[2], f"{base}[2]"
+    state = reduced[2] if len(reduced) > 2 else None
+    if state is not None and state is getattr(obj, "__dict__", None):
+        yield from _instance_dict_children(obj, path)  # e.g. SimpleNamespace: obj.attr
+    elif state is not None:
+        yield state, f"{base}[2]"
     if len(reduced) > 3 and reduced[3] is not None:
         yield from _sequence_children(list(reduced[3]), f"list({base}[3])")
     if len(reduced) > 4 and reduced[4] is not None:
