@@ -10,7 +10,7 @@ import pytest
 from rayobs.diagnose import Category, Confidence, InvalidExitCode, explain_exit_code, parse_code
 from rayobs.diagnose._exitcodes import decode, same_status, signal_name, signal_number
 
-# One status per category that needs no evidence (oom_killed needs some: see test_diagnose_classify).
+# One status per category that needs no evidence (oom_killed needs some).
 BY_CATEGORY = {
     Category.SUCCESS: 0,
     Category.ERROR: 1,

@@ -1,0 +1,440 @@
+"""The classifier: an exit status plus findings in, one ``Verdict`` out. Pure.
+
+The rules, in order:
+
+1. Ray said why (an actor's ``__init__`` raised, ``ray.kill``): that is the verdict.
+2. Memory evidence turns a SIGKILL (or an unknown status) into ``oom_killed``:
+   *certain* when it names this process (Kubernetes ``OOMKilled``, a kernel
+   or Ray line with this pid or worker id), *likely* when it cannot be tied to
+   it (a cgroup counter, a log line naming nobody). Lines naming another
+   process are not evidence for this one.
+3. A crash trace names the signal (Ray's native handler, faulthandler, the kernel).
+4. Otherwise the status itself decides; SIGKILL alone stays ``killed`` and
+   ``ambiguous``, with the ways to tell the causes apart.
+
+>>> classify(137).category.value, classify(137).confidence.value
+('killed', 'ambiguous')
+>>> from rayobs.diagnose._evidence import kernel_findings
+>>> log = "Out of memory: Killed process 4242 (python) total-vm:9000kB"
+>>> verdict = classify(-9, kernel_findings(log, "dmesg"), pid=4242)
+>>> verdict.category.value, verdict.confidence.value, verdict.evidence[0].source
+('oom_killed', 'certain', 'dmesg:1')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+from rayobs.diagnose._evidence import OOM_KINDS, Finding, FindingKind
+from rayobs.diagnose._exitcodes import (
+    CATEGORY_MEANINGS,
+    CODE_MEANINGS,
+    SIGKILL,
+    SIGKILL_CAUSES,
+    SIGKILL_STEPS,
+    SIGNAL_CATEGORIES,
+    SIGNAL_NOTES,
+    SIGTERM,
+    ExitStatus,
+    InvalidExitCode,
+    Meaning,
+    code_category,
+    decode,
+    describe_code,
+    signal_name,
+)
+from rayobs.diagnose._verdict import Category, Confidence, Evidence, Verdict
+
+
+class _Tie(Enum):
+    THIS = "this"  # names this process (or is about this container)
+    OTHER = "other"  # names another process
+    UNKNOWN = "unknown"  # names no process, or we do not know which one is ours
+
+
+def classify(
+    code: int | None = None,
+    findings: Iterable[Finding] = (),
+    *,
+    pid: int | None = None,
+    worker_id: str | None = None,
+) -> Verdict:
+    """Explain one exit from its status (``None`` if unknown) and the findings about it.
+
+    ``pid``/``worker_id`` identify the process, so findings naming another
+    process are set aside rather than taken as evidence.
+    """
+    facts = tuple(findings)
+    tie = _Tier(pid, worker_id)
+    status = decode(code) if code is not None else None
+    reported = None
+    if status is None:
+        reported = _reported_status(facts, tie)
+        status = reported[0] if reported else None
+
+    draft = (
+        _ray_cause(facts, tie)
+        or _oom(status, facts, tie)
+        or _crash_trace(status, facts, tie)
+        or (_from_status(status, facts, tie) if status is not None else None)
+        or _unknown_status(facts, tie)
+    )
+    if reported and reported[1] not in draft.evidence:
+        draft.evidence.insert(0, reported[1])
+    _add_context(draft, facts, tie)
+    return Verdict(
+        code=status.code if status is not None else None,
+        signal=draft.signal or (status.signal if status is not None else None),
+        category=draft.category,
+        summary=draft.summary,
+        likely_causes=tuple(dict.fromkeys(draft.causes)),
+        next_steps=tuple(dict.fromkeys(draft.steps)),
+        evidence=tuple(dict.fromkeys(draft.evidence)),
+        confidence=draft.confidence,
+    )
+
+
+class _Tier:
+    """Decides whether a finding is about the process being explained."""
+
+    def __init__(self, pid: int | None, worker_id: str | None) -> None:
+        self.pid = pid
+        self.worker_id = worker_id.lower() if worker_id else None
+
+    @property
+    def known(self) -> bool:
+        return self.pid is not None or self.worker_id is not None
+
+    def __call__(self, finding: Finding) -> _Tie:
+        if finding.own:
+            return _Tie.THIS
+        if finding.pid is not None and self.pid is not None:
+            return _Tie.THIS if finding.pid == self.pid else _Tie.OTHER
+        if finding.worker_id and self.worker_id:
+            return _Tie.THIS if finding.worker_id.lower() == self.worker_id else _Tie.OTHER
+        return _Tie.UNKNOWN
+
+
+class _Draft:
+    """A verdict being assembled (lists, so context can be appended)."""
+
+    def __init__(
+        self,
+        category: Category,
+        confidence: Confidence,
+        summary: str,
+        meaning: Meaning,
+        evidence: Iterable[Evidence] = (),
+        signal: str | None = None,
+    ) -> None:
+        self.category = category
+        self.confidence = confidence
+        self.summary = summary
+        self.causes = list(meaning.causes)
+        self.steps = list(meaning.steps)
+        self.evidence = list(evidence)
+        self.signal = signal
+
+
+def _reported_status(facts: tuple[Finding, ...], tie: _Tier) -> tuple[ExitStatus, Evidence] | None:
+    for finding in facts:
+        if finding.kind is FindingKind.EXIT_STATUS and tie(finding) is not _Tie.OTHER:
+            try:
+                return decode(int(finding.value or 0)), finding.evidence
+            except InvalidExitCode:
+                continue
+    return None
+
+
+def _relevant(facts: tuple[Finding, ...], tie: _Tier, kind: FindingKind) -> list[Finding]:
+    return [f for f in facts if f.kind is kind and tie(f) is not _Tie.OTHER]
+
+
+def _prefix(status: ExitStatus | None) -> str:
+    return describe_code(status) if status is not None else "no exit status recorded"
+
+
+# --- rule 1: Ray said why ----------------------------------------------------------------
+
+
+def _ray_cause(facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
+    init_errors = _relevant(facts, tie, FindingKind.RAY_INIT_ERROR)
+    if init_errors:
+        error = init_errors[0]
+        return _Draft(
+            Category.ERROR,
+            Confidence.CERTAIN,
+            f"the actor's __init__ raised {error.value}; Ray stopped its worker",
+            Meaning(
+                "",
+                ("an exception in the actor's constructor",),
+                (
+                    "read the full traceback: the ActorDiedError the caller got, or the "
+                    "actor's worker-*.err",
+                    "fix the constructor; calls to a dead actor raise ActorDiedError",
+                ),
+            ),
+            [error.evidence],
+        )
+    kills = _relevant(facts, tie, FindingKind.RAY_KILLED)
+    if kills:
+        cancelled = "ray.cancel" in kills[0].evidence.line
+        how = "ray.cancel(force=True)" if cancelled else "ray.kill()"
+        return _Draft(
+            Category.KILLED,
+            Confidence.CERTAIN,
+            f"killed on request by {how}",
+            Meaning(
+                "",
+                (f"{how} was called on it by the driver or another task or actor",),
+                (f"search the application for {how.split('(')[0]}",),
+            ),
+            [kills[0].evidence],
+        )
+    return None
+
+
+# --- rule 2: memory ----------------------------------------------------------------------
+
+_OOM_SUMMARY = {
+    (FindingKind.OOM_KUBERNETES, True): "Kubernetes reports OOMKilled: the container went "
+    "over its memory limit and the kernel killed it",
+    (FindingKind.OOM_KERNEL, True): "the kernel OOM killer killed this process",
+    (FindingKind.OOM_KERNEL, False): "the kernel OOM killer killed a process here; the log "
+    "does not tie that kill to this one",
+    (FindingKind.OOM_RAY, True): "Ray's memory monitor killed this worker: the node ran low "
+    "on memory",
+    (FindingKind.OOM_RAY, False): "Ray's memory monitor killed workers on this node; the log "
+    "does not name this one",
+    (FindingKind.OOM_CGROUP, False): "the cgroup's OOM killer fired (memory limit reached); "
+    "the counter does not say which process it killed",
+}
+_OOM_STEPS = {
+    FindingKind.OOM_KUBERNETES: "raise resources.limits.memory of the container, or give each "
+    "pod less work",
+    FindingKind.OOM_KERNEL: "compare the process's peak memory with the limit of its cgroup "
+    "(memory.max / memory.limit_in_bytes) and with the node's memory",
+    FindingKind.OOM_RAY: "Ray's memory monitor kills above RAY_memory_usage_threshold (default "
+    "0.95 of node memory): run fewer tasks per node (more num_cpus or memory= per task)",
+    FindingKind.OOM_CGROUP: "check which process of the cgroup grew: memory.peak, or the kernel "
+    "log for 'Killed process'",
+}
+_OOM_ORDER = (
+    FindingKind.OOM_KUBERNETES,
+    FindingKind.OOM_KERNEL,
+    FindingKind.OOM_RAY,
+    FindingKind.OOM_CGROUP,
+)
+
+
+def _fits(status: ExitStatus | None, finding: Finding) -> bool:
+    """Could this OOM finding explain an exit with this status?"""
+    if status is None or status.signum == SIGKILL:
+        return True
+    # The raylet's memory monitor and the kubelet send SIGTERM first.
+    if status.signum == SIGTERM:
+        return finding.kind in (FindingKind.OOM_RAY, FindingKind.OOM_KUBERNETES)
+    # Kubernetes reports OOMKilled when any process of the container was OOM-killed;
+    # the main process may then have exited with a status of its own.
+    return finding.kind is FindingKind.OOM_KUBERNETES and status.code != 0
+
+
+def _oom(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
+    if any(
+        f.kind is FindingKind.SIGNAL and f.value != SIGKILL and tie(f) is _Tie.THIS for f in facts
+    ):
+        return None  # a crash trace of its own beats a memory counter
+    tied, untied = _memory(facts, tie)
+    tied = [f for f in tied if _fits(status, f)]
+    untied = [f for f in untied if _fits(status, f)]
+    if not tied and not untied:
+        return None
+    lead = min(tied or untied, key=lambda f: _OOM_ORDER.index(f.kind))
+    is_tied = bool(tied)
+    summary = _OOM_SUMMARY.get((lead.kind, is_tied)) or _OOM_SUMMARY[(lead.kind, False)]
+    confidence = Confidence.CERTAIN if is_tied else Confidence.LIKELY
+    if status is not None and status.signum is None:
+        # OOMKilled with a plain status: a child was killed, the main process then exited.
+        confidence = Confidence.LIKELY
+        summary += f"; the main process then exited with status {status.code}"
+    if tie.pid is not None and lead.kind in (FindingKind.OOM_KERNEL, FindingKind.OOM_RAY):
+        summary += f" (pid {tie.pid})" if is_tied else ""
+    draft = _Draft(
+        Category.OOM_KILLED,
+        confidence,
+        f"{_prefix(status)}: {summary}",
+        CATEGORY_MEANINGS[Category.OOM_KILLED],
+        [f.evidence for f in sorted(tied, key=_order) + sorted(untied, key=_order)],
+    )
+    draft.steps[:0] = [_OOM_STEPS[f.kind] for f in sorted(tied + untied, key=_order)]
+    return draft
+
+
+def _memory(facts: tuple[Finding, ...], tie: _Tier) -> tuple[list[Finding], list[Finding]]:
+    """OOM findings about this process, and those that name no process."""
+    oom = [f for f in facts if f.kind in OOM_KINDS]
+    tied = [f for f in oom if tie(f) is _Tie.THIS]
+    other_kinds = {f.kind for f in oom if tie(f) is _Tie.OTHER}
+    # A line naming nobody next to lines naming other processes is about those kills.
+    untied = [
+        f for f in oom if tie(f) is _Tie.UNKNOWN and not (tie.known and f.kind in other_kinds)
+    ]
+    return tied, untied
+
+
+def _order(finding: Finding) -> int:
+    return _OOM_ORDER.index(finding.kind)
+
+
+# --- rule 3: crash traces ----------------------------------------------------------------
+
+
+def _crash_trace(
+    status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
+) -> _Draft | None:
+    traces = [f for f in facts if f.kind is FindingKind.SIGNAL and tie(f) is not _Tie.OTHER]
+    if not traces:
+        return None
+    trace = next((f for f in traces if tie(f) is _Tie.THIS), traces[0])
+    number = int(trace.value or 0)
+    if status is not None and status.signum is not None and status.signum != number:
+        return None  # the status wins; the trace stays as context
+    if status is not None and status.signum is None and status.code != 0:
+        return None  # a plain exit status is not a signal death
+    category = SIGNAL_CATEGORIES.get(number, Category.SIGNAL)
+    confidence = Confidence.CERTAIN if tie(trace) is _Tie.THIS else Confidence.LIKELY
+    if category is Category.KILLED:
+        confidence = Confidence.AMBIGUOUS
+    meaning = CATEGORY_MEANINGS[category]
+    summary = _signal_summary(number, meaning)
+    evidence = [f.evidence for f in traces if int(f.value or 0) == number]
+    return _Draft(
+        category,
+        confidence,
+        f"{_prefix(status)}: {summary}",
+        meaning,
+        evidence,
+        signal=signal_name(number),
+    )
+
+
+def _signal_summary(number: int, meaning: Meaning) -> str:
+    if number in SIGNAL_NOTES:
+        return f"killed by {SIGNAL_NOTES[number]}"
+    if SIGNAL_CATEGORIES.get(number) is None:
+        return f"killed by {signal_name(number)}, which it did not handle"
+    return meaning.summary
+
+
+# --- rule 4: the status alone ------------------------------------------------------------
+
+
+def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
+    category, confidence = code_category(status)
+    meaning = CODE_MEANINGS.get(status.code) or CATEGORY_MEANINGS[category]
+    summary = meaning.summary
+    if status.signum is not None:
+        summary = _signal_summary(status.signum, meaning)
+    elif category is Category.ERROR and status.code not in CODE_MEANINGS and status.code > 192:
+        summary = "a program-chosen status above the signal range"
+    draft = _Draft(category, confidence, f"{_prefix(status)}: {summary}", meaning)
+    if category is Category.KILLED:
+        _sigkill_context(draft, facts, tie)
+    if status.shell_convention and category is not Category.KILLED:
+        draft.causes.append(
+            f"less often: the program itself called exit({status.code}) without any signal"
+        )
+    return draft
+
+
+def _sigkill_context(draft: _Draft, facts: tuple[Finding, ...], tie: _Tier) -> None:
+    """What narrows down a bare SIGKILL without deciding it."""
+    evicted = _relevant(facts, tie, FindingKind.K8S_EVICTED)
+    if evicted:
+        draft.confidence = Confidence.LIKELY
+        draft.summary += "; the kubelet evicted the pod, and SIGKILL follows SIGTERM after the "
+        draft.summary += "grace period"
+        draft.evidence.extend(f.evidence for f in evicted)
+        draft.causes.insert(0, "a kubelet eviction (node pressure) whose grace period ran out")
+    clean = _relevant(facts, tie, FindingKind.NO_OOM_CGROUP)
+    if clean:
+        draft.summary += "; the cgroup counted no OOM kill"
+        draft.evidence.extend(f.evidence for f in clean)
+        draft.causes.append(
+            "the cgroup's oom_kill counter is 0: not its OOM killer (unless the cgroup was "
+            "recreated after the kill, as when a container restarts)"
+        )
+
+
+def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
+    lost = _relevant(facts, tie, FindingKind.RAY_LOST)
+    if lost:
+        draft = _Draft(
+            Category.KILLED,
+            Confidence.AMBIGUOUS,
+            "no exit status recorded: the worker vanished without reporting an exit and left "
+            "no crash trace",
+            Meaning(
+                "",
+                (
+                    *SIGKILL_CAUSES,
+                    "os._exit() or a native exit that skipped Ray's shutdown",
+                    "a native crash whose trace was not captured",
+                ),
+                (
+                    *SIGKILL_STEPS[1:4],
+                    "read the end of the worker's worker-*.err and python-core-worker-*.log",
+                ),
+            ),
+            [f.evidence for f in lost],
+        )
+        _sigkill_context(draft, facts, tie)
+        return draft
+    exits = _relevant(facts, tie, FindingKind.RAY_EXIT)
+    if exits:
+        return _Draft(
+            Category.TERMINATED,
+            Confidence.CERTAIN,
+            f"stopped by Ray on purpose: {exits[0].value}",
+            Meaning("", ("Ray's own lifecycle (owner died, job ended, resources released)",), ()),
+            [exits[0].evidence],
+        )
+    return _Draft(
+        Category.ERROR,
+        Confidence.AMBIGUOUS,
+        "no exit status recorded: the process died and nothing recorded why",
+        Meaning(
+            "",
+            ("any of the causes of a crash or a kill: the logs hold no trace of it",),
+            ("read the end of the process's stderr and the node's kernel log",),
+        ),
+    )
+
+
+# --- context that never changes the category ---------------------------------------------
+
+
+def _add_context(draft: _Draft, facts: tuple[Finding, ...], tie: _Tier) -> None:
+    for finding in _relevant(facts, tie, FindingKind.K8S_REASON):
+        draft.evidence.append(finding.evidence)
+        reason = str(finding.value)
+        if reason in ("ContainerCannotRun", "StartError"):
+            draft.causes.insert(0, "the container runtime could not start the command")
+        elif reason == "DeadlineExceeded":
+            draft.causes.insert(0, "the Job's activeDeadlineSeconds ran out")
+    if draft.category is not Category.OOM_KILLED:
+        tied, untied = _memory(facts, tie)
+        memory = tied + untied
+        if memory:
+            draft.evidence.extend(f.evidence for f in memory)
+            draft.causes.append(
+                "memory pressure was recorded nearby, but this exit is not an OOM kill: a child "
+                "process may have been the one killed"
+            )
+    others = sorted({f.pid for f in facts if f.kind in OOM_KINDS and tie(f) is _Tie.OTHER if f.pid})
+    if others:
+        pids = ", ".join(str(p) for p in others[:10])
+        draft.steps.append(
+            f"the logs show OOM kills of other processes (pid {pids}), not of this one"
+        )
