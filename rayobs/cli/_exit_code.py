@@ -1,0 +1,115 @@
+"""``rayobs exit-code``: explain an exit status, with whatever evidence is at hand.
+
+It must answer within a fraction of a second during an incident, so it
+imports neither Ray nor anything heavy: only the classifier and its readers.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+import click
+
+from rayobs.cli._errors import fail
+from rayobs.diagnose._collect import EvidenceError
+from rayobs.diagnose._exitcodes import InvalidExitCode, parse_code
+from rayobs.diagnose._explain import explain_exit_code
+from rayobs.diagnose._render import verdict_to_dict, verdict_to_text
+
+
+class OutputFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class OneLineErrors(click.Command):
+    """Usage errors as one line (``rayobs: error: ...``, exit 2) instead of click's usage block.
+
+    Unknown options are passed on as arguments so negative codes (``-9``)
+    work without ``--``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+@click.command(
+    "exit-code",
+    cls=OneLineErrors,
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
+)
+@click.argument("code", metavar="CODE")
+@click.option(
+    "--reason", metavar="K8S_REASON", help="Kubernetes terminated reason (OOMKilled, Error, ...)."
+)
+@click.option(
+    "--pod",
+    metavar="FILE|-",
+    help="`kubectl get pod NAME -o json` output (a Pod or a List); '-' reads stdin.",
+)
+@click.option(
+    "--kernel-log",
+    metavar="FILE|-",
+    help="Kernel log (`dmesg -T`, `journalctl -k`); '-' reads stdin.",
+)
+@click.option(
+    "--cgroup",
+    metavar="DIR",
+    help="The process's cgroup directory (memory.events or memory.oom_control).",
+)
+@click.option("--ray-logs", metavar="DIR", help="A Ray session directory or its logs directory.")
+@click.option("--pid", type=int, metavar="PID", help="Tie kernel and Ray log lines to this pid.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default=OutputFormat.TEXT.value,
+    show_default=True,
+    help="Output format.",
+)
+def exit_code(
+    code: str,
+    reason: str | None,
+    pod: str | None,
+    kernel_log: str | None,
+    cgroup: str | None,
+    ray_logs: str | None,
+    pid: int | None,
+    output_format: str,
+) -> None:
+    """Explain exit status CODE: 0-255, Python's -N for signal N, or a pod's exitCode.
+
+    137 is an OOM kill only with evidence (--reason OOMKilled, --pod, --kernel-log,
+    --cgroup, --ray-logs); alone it stays "killed", ambiguous, with the ways to
+    tell the causes apart.
+
+    \b
+    Examples:
+      rayobs exit-code 137
+      rayobs exit-code -11 --format json
+      kubectl get pod ray-worker-x -o json | rayobs exit-code 137 --pod -
+      dmesg -T | rayobs exit-code 137 --kernel-log - --pid 4242
+    """
+    try:
+        number = parse_code(code)
+        verdict = explain_exit_code(
+            number,
+            reason=reason,
+            pod=pod,
+            kernel_log=kernel_log,
+            cgroup=cgroup,
+            ray_logs=ray_logs,
+            pid=pid,
+        )
+    except (InvalidExitCode, EvidenceError) as exc:
+        fail(str(exc))
+    if OutputFormat(output_format) is OutputFormat.JSON:
+        document: dict[str, Any] = verdict_to_dict(verdict)
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(verdict_to_text(verdict))

@@ -1,0 +1,147 @@
+"""``rayobs exit-code`` as a user runs it: whole processes, stdout/stderr and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rayobs.cli._exit_code import OutputFormat
+
+FIELDS = [
+    "code",
+    "signal",
+    "category",
+    "summary",
+    "likely_causes",
+    "next_steps",
+    "evidence",
+    "confidence",
+]
+
+
+def rayobs(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rayobs", "exit-code", *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat), ids=lambda f: f.value)
+def test_every_output_format(output_format: OutputFormat) -> None:
+    result = rayobs("139", "--format", output_format.value)
+    assert result.returncode == 0, result.stderr
+    if output_format is OutputFormat.JSON:
+        document = json.loads(result.stdout)
+        assert list(document) == FIELDS
+        assert (document["category"], document["signal"]) == ("segfault", "SIGSEGV")
+    else:
+        assert result.stdout.startswith("exit status 139 (128 + SIGSEGV): segmentation fault")
+
+
+def test_negative_codes_need_no_double_dash() -> None:
+    document = json.loads(rayobs("-9", "--format", "json").stdout)
+    assert (document["code"], document["category"], document["confidence"]) == (
+        -9,
+        "killed",
+        "ambiguous",
+    )
+
+
+def test_pod_from_stdin_and_kernel_log_from_a_file(tmp_path: Path) -> None:
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "w", "namespace": "ray"},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "ray-worker",
+                    "lastState": {"terminated": {"exitCode": 137, "reason": "Error"}},
+                }
+            ]
+        },
+    }
+    log = tmp_path / "kern.log"
+    log.write_text("[9.1] Memory cgroup out of memory: Killed process 31 (raylet) total-vm:1kB\n")
+    result = rayobs(
+        "137",
+        "--pod",
+        "-",
+        "--kernel-log",
+        str(log),
+        "--pid",
+        "31",
+        "--format",
+        "json",
+        stdin=json.dumps(pod),
+    )
+    document = json.loads(result.stdout)
+    assert (document["category"], document["confidence"]) == ("oom_killed", "certain")
+    assert [e["source"] for e in document["evidence"]] == [
+        "kern.log:1",
+        "pod ray/w container ray-worker lastState.terminated",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["abc"], None, "not an exit status: 'abc'"),
+        (["99999"], None, "out of range"),
+        (["-99"], None, "out of range"),
+        ([], None, "Missing argument"),
+        (["137", "--format", "xml"], None, "'xml' is not one of"),
+        (["137", "--pod", "/nonexistent/pod.json"], None, "cannot read /nonexistent/pod.json"),
+        (["137", "--kernel-log", "/"], None, "is a directory"),
+        (["137", "--kernel-log", "/etc/hostname/x"], None, "cannot read"),
+        (["137", "--cgroup", "/nonexistent"], None, "not a directory"),
+        (["137", "--ray-logs", "/nonexistent"], None, "not a directory"),
+        (["137", "--pod", "-"], "{not json", "not valid JSON"),
+        (["137", "--pod", "-"], '{"kind": "Service"}', "expected a Pod"),
+        (["137", "--pod", "-"], "", "not valid JSON"),
+        (["137", "--pid", "x"], None, "'x' is not a valid integer"),
+        (["137", "--frobnicate"], None, "unexpected extra argument"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], stdin: str | None, message: str) -> None:
+    result = rayobs(*args, stdin=stdin)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rayobs: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    secret = tmp_path / "dmesg"
+    secret.write_text("x\n")
+    secret.chmod(0)
+    result = rayobs("137", "--kernel-log", str(secret))
+    if result.returncode == 0:
+        pytest.skip("running as root: permissions do not stop reads")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_does_not_import_ray() -> None:
+    code = (
+        "import sys\n"
+        "from rayobs.cli import main\n"
+        "try:\n"
+        "    main(['exit-code', '137', '--format', 'json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('RAY', 'ray' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
+    assert "RAY False" in result.stderr
