@@ -13,9 +13,10 @@ from typing import Any
 
 from rayobs._errors import SerializationError
 from rayobs._inspect_children import default_root_name
+from rayobs._inspect_probe import Prober, RememberingProber
 from rayobs._inspect_render import render_text
 from rayobs._inspect_report import Failure, SerializabilityReport
-from rayobs._inspect_walk import Prober, Walk
+from rayobs._inspect_walk import Walk
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -76,11 +77,11 @@ def inspect_serializability(
     if max_nodes < 1:
         raise ValueError(f"max_nodes must be >= 1, got {max_nodes!r}")
     root = default_root_name(obj) if name is None else name
-    probe = Prober(load_cloudpickle())
-    error = probe(obj)
+    cloudpickle = load_cloudpickle()
+    error = Prober(cloudpickle)(obj)
     if error is None:
         return SerializabilityReport(serializable=True, root=root)
-    walk = Walk(probe=probe, max_depth=max_depth, max_nodes=max_nodes)
+    walk = Walk(probe=RememberingProber(cloudpickle), max_depth=max_depth, max_nodes=max_nodes)
     walk.run(obj, root, error)
     return SerializabilityReport(
         serializable=False,

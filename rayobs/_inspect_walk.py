@@ -10,14 +10,12 @@ reported twice.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from rayobs._inspect_children import children
 from rayobs._inspect_hints import is_opaque, offender_for
+from rayobs._inspect_probe import RememberingProber
 from rayobs._inspect_report import Failure
 
 # Objects that always pickle: skipping their probe keeps wide containers cheap.
@@ -29,36 +27,6 @@ class _Status(Enum):
     OK = "ok"
     FAILS = "fails"
     UNKNOWN = "unknown"  # a budget stopped the search before this object was probed
-
-
-class _NullSink(io.RawIOBase):
-    """A file that forgets what is written: probes need the error, not the bytes."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        return len(data)
-
-
-class Prober:
-    """Pickles objects with the cloudpickle that Ray uses, returning the error if any.
-
-    One pickler is reused (memo cleared before each probe): a fresh pickler per
-    probe costs more than pickling most small objects.
-    """
-
-    def __init__(self, cloudpickle: Any) -> None:
-        self._pickler = cloudpickle.CloudPickler(_NullSink(), protocol=cloudpickle.DEFAULT_PROTOCOL)
-
-    def __call__(self, obj: object) -> Exception | None:
-        pickler = self._pickler
-        pickler.clear_memo()
-        try:
-            pickler.dump(obj)
-        except Exception as exc:
-            return exc
-        return None
 
 
 def describe_error(error: BaseException) -> str:
@@ -80,7 +48,7 @@ def qualified_type_name(obj: object) -> str:
 class Walk:
     """One search from a root that is already known to fail."""
 
-    probe: Callable[[object], Exception | None]
+    probe: RememberingProber
     max_depth: int
     max_nodes: int
     failures: list[Failure] = field(default_factory=list)
@@ -107,6 +75,8 @@ class Walk:
         known = self._status.get(id(obj))
         if known is not None:
             return known
+        if id(obj) in self.probe.known_ok:
+            return _Status.OK
         if self.probes >= self.max_nodes:
             self._cut("max_nodes", f"max_nodes={self.max_nodes} reached before probing {path}")
             return _Status.UNKNOWN

@@ -109,6 +109,9 @@ def use_backend(new: Backend | str | None) -> Backend | None:
 
 def _set_backend(new: Backend | None) -> None:
     global _backend
+    close = getattr(_backend, "close", None)
+    if close is not None and _backend is not new:
+        close()
     _backend = new
     _entries.clear()
     for handle in list(_handles):

@@ -9,6 +9,7 @@ holds its complete tag dict, so a record is one call into Ray.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rayobs._spec import Kind, MetricSpec
@@ -29,18 +30,28 @@ class _CounterChild:
 
 
 class _GaugeChild:
-    """Ray gauges only have ``set``: the child keeps this process's value for inc/dec."""
+    """Ray gauges only have ``set``: the child keeps this process's value for inc/dec.
 
-    __slots__ = ("metric", "tags", "value")
+    Ray drops a gauge series that was not set within about two export intervals,
+    so a gauge set once (money in a bank, a queue's size) would vanish from
+    Prometheus seconds later. The backend's keeper re-sets every gauge that has
+    a value, while the process lives.
+    """
 
-    def __init__(self, metric: Any, tags: dict[str, str]) -> None:
+    __slots__ = ("keeper", "metric", "tags", "value")
+
+    def __init__(self, metric: Any, tags: dict[str, str], keeper: _GaugeKeeper) -> None:
         self.metric = metric
         self.tags = tags
         self.value = 0.0
+        self.keeper: _GaugeKeeper | None = keeper  # until the first set hands it over
 
     def set(self, value: float) -> None:
         self.value = float(value)
         self.metric.set(self.value, self.tags)
+        if self.keeper is not None:
+            self.keeper.keep(self)
+            self.keeper = None
 
     def inc(self, value: float = 1.0) -> None:
         self.set(self.value + value)
@@ -60,18 +71,64 @@ class _HistogramChild:
         self.metric.observe(value, self.tags)
 
 
-_CHILDREN = {Kind.COUNTER: _CounterChild, Kind.GAUGE: _GaugeChild, Kind.HISTOGRAM: _HistogramChild}
+class _GaugeKeeper:
+    """A daemon thread re-setting every gauge child that has a value, each half interval."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._children: list[_GaugeChild] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def keep(self, child: _GaugeChild) -> None:
+        with self._lock:
+            self._children.append(child)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="rayobs-gauge-keeper", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        from rayobs import _failures
+
+        stop = self._stop
+        while not stop.wait(self.interval_s):
+            with self._lock:
+                children = list(self._children)
+            for child in children:
+                try:
+                    child.metric.set(child.value, child.tags)
+                except Exception as exc:
+                    try:
+                        _failures.report(child.metric._name, "keep-alive", exc)
+                    except Exception:  # strict mode raises: never kill this thread for it
+                        pass
+
+    def stop(self) -> None:
+        """Stop the thread and forget the children; a later ``keep`` starts afresh."""
+        with self._lock:
+            self._stop.set()
+            self._stop = threading.Event()
+            self._children.clear()
+            self._thread = None
 
 
 class _Instrument:
-    __slots__ = ("child_class", "metric")
+    __slots__ = ("keeper", "kind", "metric")
 
-    def __init__(self, metric: Any, kind: Kind) -> None:
+    def __init__(self, metric: Any, kind: Kind, keeper: _GaugeKeeper) -> None:
         self.metric = metric
-        self.child_class = _CHILDREN[kind]
+        self.kind = kind
+        self.keeper = keeper
 
     def bind(self, tags: dict[str, str]) -> Any:
-        return self.child_class(self.metric, dict(tags))
+        if self.kind is Kind.GAUGE:
+            return _GaugeChild(self.metric, dict(tags), self.keeper)
+        if self.kind is Kind.COUNTER:
+            return _CounterChild(self.metric, dict(tags))
+        return _HistogramChild(self.metric, dict(tags))
 
 
 class RayBackend:
@@ -80,9 +137,21 @@ class RayBackend:
     name = "ray"
 
     def __init__(self) -> None:
+        import ray
         from ray.util import metrics  # imported here: importing rayobs never imports Ray
 
         self._metrics = metrics
+        try:
+            # Ray exports every max(metrics_report_interval_ms, 1 s) and drops gauges
+            # not set within two exports: re-set them twice per export.
+            interval_ms = max(int(ray._config.metrics_report_interval_ms()), 1000)
+        except Exception:
+            interval_ms = 10_000
+        self.keeper = _GaugeKeeper(interval_ms / 2000)
+
+    def close(self) -> None:
+        """Stop re-setting gauges (the backend is being replaced)."""
+        self.keeper.stop()
 
     def create(self, spec: MetricSpec) -> _Instrument:
         m = self._metrics
@@ -97,4 +166,4 @@ class RayBackend:
                 boundaries=list(spec.boundaries),
                 tag_keys=spec.tag_keys,
             )
-        return _Instrument(metric, spec.kind)
+        return _Instrument(metric, spec.kind, self.keeper)

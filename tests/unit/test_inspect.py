@@ -17,7 +17,7 @@ import pytest
 import rayobs
 from rayobs import _inspect
 from rayobs._inspect import check_at_decoration, inspect_serializability, load_cloudpickle
-from rayobs._inspect_walk import Prober
+from rayobs._inspect_probe import Prober
 from rayobs.testing import assert_serializable
 
 
