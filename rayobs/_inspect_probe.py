@@ -67,7 +67,7 @@ class Prober:
 @functools.cache
 def _remembering_pickler_class(base: Any) -> type:
     # Built at run time: the base class comes from whichever cloudpickle was loaded.
-    class RememberingPickler(base):  # type: ignore[misc,valid-type]
+    class RememberingPickler(base):  # type: ignore[misc]
         known_ok: set[int]
         entered: list[object]
 

@@ -17,7 +17,7 @@ import pytest
 import rayobs
 from rayobs import _inspect
 from rayobs._inspect import check_at_decoration, inspect_serializability, load_cloudpickle
-from rayobs._inspect_probe import Prober
+from rayobs._inspect_probe import Prober, RememberingProber
 from rayobs.testing import assert_serializable
 
 
@@ -355,3 +355,44 @@ def test_public_names() -> None:
         assert getattr(rayobs, name) is not None
     assert "assert_serializable" in rayobs.testing.__all__
     assert _inspect.DEFAULT_MAX_DEPTH > 0 and _inspect.DEFAULT_MAX_NODES > 0
+
+
+def test_remembering_prober_substitutes_only_what_pickled() -> None:
+    namespace = script(
+        """
+        class Row:
+            def __init__(self, i):
+                self.i = i
+                self.fn = len
+        """
+    )
+    rows = [namespace["Row"](i) for i in range(3)]
+    probe = RememberingProber(load_cloudpickle())
+
+    assert probe(rows[0]) is None
+    assert id(namespace["Row"]) in probe.known_ok  # the class pickled once...
+    for _ in range(3):  # ...and stands in as a placeholder from then on, repeatedly
+        assert probe(rows[1]) is None
+    rows[2].lock = threading.Lock()
+    assert probe(rows[2]) is not None
+    assert id(rows[2]) not in probe.known_ok
+
+
+def test_wide_graph_of_by_value_instances_finds_every_culprit() -> None:
+    namespace = script(
+        """
+        import threading
+        class Item:
+            def __init__(self, i):
+                self.i = i
+        items = [Item(i) for i in range(300)]
+        for item in items[::50]:
+            item.lock = threading.Lock()
+        def total():
+            return sum(item.i for item in items)
+        """
+    )
+
+    report = inspect_serializability(namespace["total"])
+
+    assert report.paths == tuple(f"total.__globals__['items'][{i}].lock" for i in range(0, 300, 50))
