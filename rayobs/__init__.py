@@ -74,7 +74,9 @@ def configure(
     if strict is not _UNSET:
         _config.override(_config.STRICT, strict)
     if max_cardinality is not _UNSET:
-        if max_cardinality is not None and (not isinstance(max_cardinality, int) or max_cardinality < 1):
+        if max_cardinality is not None and (
+            not isinstance(max_cardinality, int) or max_cardinality < 1
+        ):
             raise ValueError(f"max_cardinality must be a positive integer, got {max_cardinality!r}")
         _config.override(_config.MAX_CARDINALITY, max_cardinality)
     if backend is not _UNSET:

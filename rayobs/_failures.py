@@ -55,7 +55,9 @@ def _strict() -> bool:
 
 
 def _raise(metric: str, stage: str, exc: BaseException) -> NoReturn:
-    raise RecordingError(f"{stage} of metric {metric!r} failed: {type(exc).__name__}: {exc}") from exc
+    raise RecordingError(
+        f"{stage} of metric {metric!r} failed: {type(exc).__name__}: {exc}"
+    ) from exc
 
 
 _exporting = threading.local()

@@ -101,7 +101,7 @@ class _Metric:
         return (_restore, (type(self), self._spec), state or None)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._spec == self._spec  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._spec == self._spec
 
     def __hash__(self) -> int:
         return hash((type(self), self._spec))

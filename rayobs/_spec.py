@@ -7,6 +7,7 @@ catalog, dashboards and alert rules are generated from.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -102,7 +103,9 @@ def make_spec(
     elif boundaries is not None:
         raise MetricDefinitionError(f"{kind.value} {name!r}: only histograms take boundaries")
     if max_cardinality is not None and (
-        not isinstance(max_cardinality, int) or isinstance(max_cardinality, bool) or max_cardinality < 1
+        not isinstance(max_cardinality, int)
+        or isinstance(max_cardinality, bool)
+        or max_cardinality < 1
     ):
         raise MetricDefinitionError(
             f"metric {name!r}: max_cardinality must be a positive integer, got {max_cardinality!r}"
@@ -114,7 +117,9 @@ def _check_name(kind: Kind, name: object, unit: str) -> None:
     if not isinstance(name, str) or not name:
         raise MetricDefinitionError(f"metric name must be a non-empty string, got {name!r}")
     if len(name) > MAX_NAME_LENGTH:
-        raise MetricDefinitionError(f"metric name {name[:40]!r}... is longer than {MAX_NAME_LENGTH}")
+        raise MetricDefinitionError(
+            f"metric name {name[:40]!r}... is longer than {MAX_NAME_LENGTH}"
+        )
     if not _NAME_RE.match(name):
         raise MetricDefinitionError(
             f"invalid metric name {name!r}: use letters, digits and underscores, not starting "
@@ -208,7 +213,7 @@ def _check_boundaries(name: str, boundaries: Iterable[float]) -> tuple[float, ..
                 f"histogram {name!r}: boundaries must be positive and finite, got {b!r} "
                 "(the +Inf bucket is added for you)"
             )
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         if hi <= lo:
             raise MetricDefinitionError(
                 f"histogram {name!r}: boundaries must be strictly increasing and unique, "

@@ -8,6 +8,7 @@ in the cluster's temp dir, so nothing is written to the user's home.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -36,9 +37,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(
-    check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25
-) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
     """Poll ``check`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -50,11 +49,13 @@ def wait_until(
         except Exception as exc:  # the thing is not up yet
             last_error = exc
         time.sleep(interval)
-    raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
+    raise TimeoutError(
+        f"gave up after {timeout:.0f}s waiting for {what} (last error: {last_error!r})"
+    )
 
 
 def http_get(url: str, timeout: float = 5.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())
 
 
@@ -182,10 +183,8 @@ class RayCluster:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _kill_stragglers(marker: str) -> None:
@@ -200,10 +199,8 @@ def _kill_stragglers(marker: str) -> None:
         except OSError:
             continue
         if marker.encode() in cmdline or marker.encode() in environ:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @dataclass
@@ -230,7 +227,11 @@ class Prometheus:
                 raise ValueError(f"refusing to scrape a non-loopback target: {target}")
         data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-", dir="/tmp"))
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+            "global": {
+                "scrape_interval": "1s",
+                "evaluation_interval": "1s",
+                "scrape_timeout": "1s",
+            },
             "rule_files": [str(p) for p in (rule_files or [])],
             "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": targets}]}],
         }
@@ -278,9 +279,11 @@ class Prometheus:
     def query(self, promql: str) -> list[dict[str, Any]]:
         """Instant query: the result vector (a list of ``{"metric", "value"}``)."""
         data = self.api("query", query=promql)
-        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else [
-            {"metric": {}, "value": data["result"]}
-        ]
+        result: list[dict[str, Any]] = (
+            data["result"]
+            if data["resultType"] == "vector"
+            else [{"metric": {}, "value": data["result"]}]
+        )
         return result
 
     def values(self, promql: str, by: str | None = None) -> dict[str, float]:

@@ -9,6 +9,7 @@ holds its complete tag dict, so a record is one call into Ray.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -101,10 +102,9 @@ class _GaugeKeeper:
                 try:
                     child.metric.set(child.value, child.tags)
                 except Exception as exc:
-                    try:
+                    # strict mode raises: never let that kill this thread
+                    with contextlib.suppress(Exception):
                         _failures.report(child.metric._name, "keep-alive", exc)
-                    except Exception:  # strict mode raises: never kill this thread for it
-                        pass
 
     def stop(self) -> None:
         """Stop the thread and forget the children; a later ``keep`` starts afresh."""

@@ -17,8 +17,16 @@ from rayobs.cli._errors import run
 
 # command name -> (module, attribute, one-line help shown before the module loads)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("rayobs.cli._demo", "demo", "Run an instrumented workload on a local Ray and show what rayobs sees."),
-    "exit-code": ("rayobs.cli._exit_code", "exit_code", "Explain an exit status: signals, OOM kills, K8s reasons."),
+    "demo": (
+        "rayobs.cli._demo",
+        "demo",
+        "Run an instrumented workload on a local Ray and show what rayobs sees.",
+    ),
+    "exit-code": (
+        "rayobs.cli._exit_code",
+        "exit_code",
+        "Explain an exit status: signals, OOM kills, K8s reasons.",
+    ),
     "inspect": ("rayobs.cli._inspect", "inspect_command", "Name what Ray cannot pickle, by path."),
 }
 

@@ -62,8 +62,15 @@ def test_example_12_1_bank_actor(ray_driver: RayCluster, prometheus: Prometheus)
         + [south.withdraw.remote("bob", 500) for _ in range(2)]
         + [south.withdraw.remote("bob", 5)]
     )
-    assert [_outcome(ref) for ref in refs] == [70, "No account", "No account", "No account",
-                                               "Not enough money", "Not enough money", 45]
+    assert [_outcome(ref) for ref in refs] == [
+        70,
+        "No account",
+        "No account",
+        "No account",
+        "Not enough money",
+        "Not enough money",
+        45,
+    ]
 
     prometheus.wait_for(
         "sum by (actor_name) (ray_bank_failed_withdrawals_total)",
@@ -71,7 +78,9 @@ def test_example_12_1_bank_actor(ray_driver: RayCluster, prometheus: Prometheus)
         by="actor_name",
     )
     # Set once per change, the gauges stay exported while the actors live.
-    prometheus.wait_for("sum by (actor_name) (ray_bank_money)", {"north": 70.0, "south": 45.0}, by="actor_name")
+    prometheus.wait_for(
+        "sum by (actor_name) (ray_bank_money)", {"north": 70.0, "south": 45.0}, by="actor_name"
+    )
     ray.kill(north)
     ray.kill(south)
 
@@ -150,9 +159,7 @@ def test_module_level_handle_from_actors_and_tasks(
         by="origin",
     )
     prometheus.wait_for("sum(max_over_time(ray_shared_work_seconds_count[10m]))", 70.0)
-    prometheus.wait_for(
-        'sum(max_over_time(ray_shared_work_seconds_bucket{le="0.01"}[10m]))', 50.0
-    )
+    prometheus.wait_for('sum(max_over_time(ray_shared_work_seconds_bucket{le="0.01"}[10m]))', 50.0)
     for actor in actors:
         ray.kill(actor)
 
@@ -208,5 +215,7 @@ def test_closure_defined_in_a_test_is_shipped_by_value(
 
     assert sum(ray.get([f.remote(i) for i in range(1, 11)])) == 55
     prometheus.wait_for(
-        "sum by (kind) (max_over_time(ray_closure_handle_calls_total[10m]))", {"closure": 55.0}, by="kind"
+        "sum by (kind) (max_over_time(ray_closure_handle_calls_total[10m]))",
+        {"closure": 55.0},
+        by="kind",
     )

@@ -39,4 +39,6 @@ def test_prometheus_scrapes_the_ray_node(prometheus: Prometheus, ray_cluster: Ra
     up = prometheus.wait_for('up{job="ray"}', 1.0, timeout=30)
     assert up == {"": 1.0}
     targets = prometheus.api("targets")["activeTargets"]
-    assert [t["scrapeUrl"] for t in targets] == [f"http://127.0.0.1:{ray_cluster.metrics_port}/metrics"]
+    assert [t["scrapeUrl"] for t in targets] == [
+        f"http://127.0.0.1:{ray_cluster.metrics_port}/metrics"
+    ]

@@ -1,0 +1,70 @@
+"""The prometheus and OpenTelemetry backends, read back through their own exposition."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import rayobs
+from rayobs.backends._prometheus import PrometheusBackend
+
+
+def test_prometheus_backend_served_on_loopback() -> None:
+    registry = CollectorRegistry()
+    rayobs.configure(backend=PrometheusBackend(registry), strict=True)
+    calls = rayobs.Counter("p_calls", "Calls.", tag_keys=("route",), default_tags={"route": "/"})
+    queue = rayobs.Gauge("p_queue", "Queue.")
+    wait = rayobs.Histogram("p_wait_seconds", "Wait.", boundaries=(0.1, 1), unit="seconds")
+    calls.inc()
+    calls.inc(2, tags={"route": "/x"})
+    queue.set(3)
+    queue.dec()
+    wait.observe(0.5)
+    port = rayobs.serve_metrics(0, registry=registry)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'p_calls_total{route="/"} 1.0' in text
+    assert 'p_calls_total{route="/x"} 2.0' in text
+    assert "p_queue 2.0" in text
+    assert 'p_wait_seconds_bucket{le="1.0"} 1.0' in text
+    assert "p_wait_seconds_count 1.0" in text
+
+
+def test_prometheus_backend_survives_a_reset_with_the_same_registry() -> None:
+    registry = CollectorRegistry()
+    rayobs.configure(backend=PrometheusBackend(registry))
+    c = rayobs.Counter("p_reset")
+    c.inc()
+    rayobs.configure(backend=PrometheusBackend(registry))  # a second backend, same registry
+    c.inc()
+    assert registry.get_sample_value("p_reset_total") == 2.0
+
+
+def test_otel_backend_with_seconds_buckets() -> None:
+    metrics_sdk = pytest.importorskip("opentelemetry.sdk.metrics")
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from rayobs.backends._otel import OtelBackend
+
+    reader = InMemoryMetricReader()
+    provider = metrics_sdk.MeterProvider(metric_readers=[reader])
+    rayobs.configure(backend=OtelBackend(provider), strict=True)
+    c = rayobs.Counter("o_calls", tag_keys=("k",))
+    g = rayobs.Gauge("o_level")
+    h = rayobs.Histogram("o_wait_seconds", boundaries=(0.1, 1.0), unit="seconds")
+    c.inc(3, tags={"k": "a"})
+    g.set(5)
+    g.inc(2)
+    h.observe(0.5)
+    data = reader.get_metrics_data()
+    found = {
+        m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+    }
+    assert found["o_calls"].data.data_points[0].value == 3
+    assert dict(found["o_calls"].data.data_points[0].attributes) == {"k": "a"}
+    assert found["o_level"].data.data_points[0].value == 7
+    point = found["o_wait_seconds"].data.data_points[0]
+    assert found["o_wait_seconds"].unit == "seconds"
+    assert tuple(point.explicit_bounds) == (0.1, 1.0)
+    assert list(point.bucket_counts) == [0, 1, 0]
