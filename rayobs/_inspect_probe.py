@@ -4,11 +4,17 @@ A probe pickles into a sink that discards the bytes, with one pickler reused
 across probes (memo cleared each time): a fresh pickler per probe costs more
 than pickling most small objects.
 
+The probing pickler is cloudpickle's own, with one change that does not alter
+what it does: its reducer table (a ``ChainMap`` of cloudpickle's reducers over
+``copyreg``'s) is copied into a plain dict when the pickler is made. The C
+pickler looks every object's type up in that table, and a ``ChainMap`` miss is
+a Python call raising ``KeyError``: the copy roughly halves the cost.
+
 The search probes many overlapping subtrees, so :class:`RememberingProber`
 remembers every object a successful probe pickled and, in later probes, pickles
 a tiny placeholder in its place. Each part of a graph is then pickled about once
-however many of its ancestors are probed, which keeps wide graphs with many
-culprits cheap (a class pickled by value is not pickled again with every instance).
+however many of its ancestors are probed (a class pickled by value is not
+pickled again with every instance).
 """
 
 from __future__ import annotations
@@ -36,15 +42,47 @@ class _NullSink(io.RawIOBase):
         return len(data)
 
 
+@functools.cache
+def _probing_pickler_class(base: Any) -> type:
+    # Built at run time: the base class comes from whichever cloudpickle was loaded.
+    class ProbingPickler(base):  # type: ignore[misc]
+        def __init__(self, file: Any, protocol: int) -> None:
+            # Read by the C pickler in __init__: set before it. A snapshot per
+            # pickler, so reducers registered since the last one are included.
+            self.dispatch_table = dict(base.dispatch_table)
+            super().__init__(file, protocol=protocol)
+
+    return ProbingPickler
+
+
+@functools.cache
+def _remembering_pickler_class(base: Any) -> type:
+    class RememberingPickler(_probing_pickler_class(base)):  # type: ignore[misc]
+        known_ok: set[int]
+        entered: list[object]
+
+        def reducer_override(self, obj: object) -> Any:
+            # Called for every object that is not a builtin container or atom.
+            if obj is _PLACEHOLDER_CALL:
+                return super().reducer_override(obj)
+            if id(obj) in self.known_ok:
+                return _PLACEHOLDER
+            self.entered.append(obj)
+            return super().reducer_override(obj)
+
+    return RememberingPickler
+
+
 class Prober:
     """Pickles objects as Ray would, returning the exception when pickling fails."""
 
     def __init__(self, cloudpickle: Any) -> None:
         self._cloudpickle = cloudpickle
-        self._pickler = self._make_pickler(cloudpickle)
+        self._pickler = self._make_pickler()
 
-    def _make_pickler(self, cloudpickle: Any) -> Any:
-        return cloudpickle.CloudPickler(_NullSink(), protocol=cloudpickle.DEFAULT_PROTOCOL)
+    def _make_pickler(self) -> Any:
+        pickler_class = _probing_pickler_class(self._cloudpickle.CloudPickler)
+        return pickler_class(_NullSink(), protocol=self._cloudpickle.DEFAULT_PROTOCOL)
 
     def __call__(self, obj: object) -> Exception | None:
         pickler = self._pickler
@@ -61,32 +99,7 @@ class Prober:
         Clearing a memo costs as much as its largest size so far: after a large
         probe, a new pickler is cheaper for the many small probes that follow.
         """
-        self._pickler = self._make_pickler(self._cloudpickle)
-
-
-@functools.cache
-def _remembering_pickler_class(base: Any) -> type:
-    # Built at run time: the base class comes from whichever cloudpickle was loaded.
-    class RememberingPickler(base):  # type: ignore[misc]
-        known_ok: set[int]
-        entered: list[object]
-
-        def __init__(self, file: Any, protocol: int) -> None:
-            # The same reducers, in a plain dict: the C pickler looks a type up for
-            # every object, and a ChainMap miss costs a Python call and a KeyError.
-            self.dispatch_table = dict(base.dispatch_table)
-            super().__init__(file, protocol=protocol)
-
-        def reducer_override(self, obj: object) -> Any:
-            # Called for every object that is not a builtin container or atom.
-            if obj is _PLACEHOLDER_CALL:
-                return super().reducer_override(obj)
-            if id(obj) in self.known_ok:
-                return _PLACEHOLDER
-            self.entered.append(obj)
-            return super().reducer_override(obj)
-
-    return RememberingPickler
+        self._pickler = self._make_pickler()
 
 
 class RememberingProber(Prober):
@@ -103,9 +116,9 @@ class RememberingProber(Prober):
         self._alive: list[object] = []
         super().__init__(cloudpickle)
 
-    def _make_pickler(self, cloudpickle: Any) -> Any:
-        pickler_class = _remembering_pickler_class(cloudpickle.CloudPickler)
-        pickler = pickler_class(_NullSink(), protocol=cloudpickle.DEFAULT_PROTOCOL)
+    def _make_pickler(self) -> Any:
+        pickler_class = _remembering_pickler_class(self._cloudpickle.CloudPickler)
+        pickler = pickler_class(_NullSink(), protocol=self._cloudpickle.DEFAULT_PROTOCOL)
         pickler.known_ok = self.known_ok
         pickler.entered = self._entered
         return pickler

@@ -17,6 +17,7 @@ import multiprocessing.pool
 import re
 import socket
 import sqlite3
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -658,7 +659,12 @@ class Score:
 
 
 def _ray_pinpoints(ray_inspect: Any, obj: object, name: str, depth: int) -> set[int]:
-    _ok, failures = ray_inspect(obj, name=name, depth=depth, print_file=io.StringIO())
+    stdout, stderr = sys.stdout, sys.stderr
+    try:
+        _ok, failures = ray_inspect(obj, name=name, depth=depth, print_file=io.StringIO())
+    finally:
+        # Ray's inspector re-wraps both streams (colorama.init) for every object it visits.
+        sys.stdout, sys.stderr = stdout, stderr
     return {id(failure.obj) for failure in failures}
 
 
