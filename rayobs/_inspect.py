@@ -112,7 +112,5 @@ def check_at_decoration(
     """
     report = inspect_serializability(obj, name=name, max_depth=max_depth, max_nodes=max_nodes)
     if not report.serializable:
-        raise SerializationError(
-            f"{report.root} cannot be serialized for Ray.\n{render_text(report)}", report
-        )
+        raise SerializationError(render_text(report), report)
     return report

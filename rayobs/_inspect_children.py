@@ -31,6 +31,8 @@ Child = tuple[object, str]
 # cloudpickle's default protocol, and the one Ray uses.
 PROTOCOL = 5
 
+# Objects that always pickle: never probed, never listed as children.
+ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis)})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL"})
 _OBJECT_GETSTATE = getattr(object, "__getstate__", None)  # Python >= 3.11
 _SIMPLE_KEYS = (str, int, float, bool, bytes, type(None))
@@ -84,6 +86,8 @@ def _key_repr(key: object) -> str | None:
 
 def _mapping_children(mapping: Any, path: str) -> Iterator[Child]:
     for index, (key, value) in enumerate(mapping.items()):
+        if type(value) in ATOMIC and type(key) in ATOMIC:
+            continue  # skipped before formatting a path: wide tables stay cheap
         literal = _key_repr(key)
         if literal is None:
             key_path = f"list({path})[{index}]"
@@ -95,12 +99,14 @@ def _mapping_children(mapping: Any, path: str) -> Iterator[Child]:
 
 def _sequence_children(sequence: Any, path: str) -> Iterator[Child]:
     for index, item in enumerate(sequence):
-        yield item, f"{path}[{index}]"
+        if type(item) not in ATOMIC:
+            yield item, f"{path}[{index}]"
 
 
 def _set_children(items: Any, path: str) -> Iterator[Child]:
     for index, item in enumerate(items):
-        yield item, f"list({path})[{index}]"
+        if type(item) not in ATOMIC:
+            yield item, f"list({path})[{index}]"
 
 
 def _instance_dict_children(obj: object, path: str) -> Iterator[Child]:
@@ -271,8 +277,8 @@ _BY_EXACT_TYPE: dict[type, _Enumerator] = {
 def children(obj: object, path: str) -> list[Child]:
     """Every object pickling ``obj`` pickles next, paired with its access path.
 
-    >>> children({"pool": 1, "size": 2}, "cfg")
-    [(1, "cfg['pool']"), (2, "cfg['size']")]
+    >>> children({"pool": [1], "size": 2}, "cfg")  # atoms always pickle: not listed
+    [([1], "cfg['pool']")]
     """
     enumerate_children = _BY_EXACT_TYPE.get(type(obj))
     try:

@@ -13,13 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from rayobs._inspect_children import children
+from rayobs._inspect_children import ATOMIC, children
 from rayobs._inspect_hints import is_opaque, offender_for
 from rayobs._inspect_probe import RememberingProber
 from rayobs._inspect_report import Failure
 
-# Objects that always pickle: skipping their probe keeps wide containers cheap.
-_ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis)})
 _MAX_ERROR_CHARS = 500
 
 
@@ -70,7 +68,7 @@ class Walk:
             self._record(root, root_path, root_error)
 
     def _visit(self, obj: object, path: str, depth: int) -> _Status:
-        if type(obj) in _ATOMIC:
+        if type(obj) in ATOMIC:
             return _Status.OK
         known = self._status.get(id(obj))
         if known is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
 import functools
+import importlib
 import pickle
 import subprocess
 import sys
@@ -396,3 +398,20 @@ def test_wide_graph_of_by_value_instances_finds_every_culprit() -> None:
     report = inspect_serializability(namespace["total"])
 
     assert report.paths == tuple(f"total.__globals__['items'][{i}].lock" for i in range(0, 300, 50))
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "rayobs._inspect",
+        "rayobs._inspect_children",
+        "rayobs._inspect_hints",
+        "rayobs._inspect_render",
+        "rayobs._inspect_report",
+    ],
+)
+def test_docstring_examples_hold(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
