@@ -20,6 +20,7 @@ from __future__ import annotations
 import dis
 import functools
 import keyword
+import math
 import re
 import types
 from collections import defaultdict, deque
@@ -73,7 +74,7 @@ def attribute_path(path: str, name: str) -> str:
 
 def _key_repr(key: object) -> str | None:
     """``repr(key)`` when it is a literal that evaluates back to ``key``."""
-    if isinstance(key, float) and key != key:  # nan
+    if isinstance(key, float) and not math.isfinite(key):  # repr: nan, inf
         return None
     if type(key) in _SIMPLE_KEYS:
         return repr(key)

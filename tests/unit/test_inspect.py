@@ -251,12 +251,13 @@ def test_non_identifier_keys_and_attributes_get_exact_paths() -> None:
     holder = types.SimpleNamespace()
     setattr(holder, "my-lock", threading.Lock())
     key = object()
-    data = {key: threading.Lock(), ("a", 1): threading.Lock()}
+    data = {key: threading.Lock(), ("a", 1): threading.Lock(), float("inf"): threading.Lock()}
 
     assert inspect_serializability(holder, name="h").paths == ("vars(h)['my-lock']",)
     assert inspect_serializability(data, name="d").paths == (
         "d[list(d)[0]]",
         "d[('a', 1)]",
+        "d[list(d)[2]]",
     )
 
 
