@@ -9,12 +9,10 @@ in the cluster's temp dir, so nothing is written to the user's home.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +21,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rayobs._local_prometheus import LocalPrometheus, PromQLError, free_port
+
+__all__ = ["PromQLError", "Prometheus", "RayCluster", "free_port", "wait_until"]
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
@@ -203,95 +199,8 @@ def _kill_stragglers(marker: str) -> None:
                 os.kill(int(proc.name), signal.SIGKILL)
 
 
-@dataclass
-class Prometheus:
-    """A real Prometheus server on 127.0.0.1 scraping the given targets every second."""
-
-    port: int
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    targets: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @classmethod
-    def start(cls, targets: list[str], rule_files: list[Path] | None = None) -> Prometheus:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise FileNotFoundError("prometheus")
-        for target in targets:
-            if not target.startswith("127.0.0.1:"):
-                raise ValueError(f"refusing to scrape a non-loopback target: {target}")
-        data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-", dir="/tmp"))
-        config = {
-            "global": {
-                "scrape_interval": "1s",
-                "evaluation_interval": "1s",
-                "scrape_timeout": "1s",
-            },
-            "rule_files": [str(p) for p in (rule_files or [])],
-            "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": targets}]}],
-        }
-        config_path = data_dir / "prometheus.yml"
-        config_path.write_text(json.dumps(config))  # JSON is valid YAML
-        port = free_port()
-        log_path = data_dir / "prometheus.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config_path}",
-                    f"--storage.tsdb.path={data_dir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--storage.tsdb.retention.time=1h",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = cls(port, data_dir, process, log_path, targets)
-        try:
-            wait_until(server._ready, 60, f"Prometheus to be ready (log: {log_path})")
-        except BaseException:
-            server.stop()
-            raise
-        return server
-
-    def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"prometheus exited:\n{self.log_path.read_text()[-3000:]}")
-        return "Ready" in http_get(f"{self.url}/-/ready", timeout=2)
-
-    def api(self, path: str, **params: str) -> Any:
-        """GET ``/api/v1/<path>`` and return ``data``; raise with Prometheus' error on failure."""
-        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        try:
-            body = json.loads(http_get(url, timeout=10))
-        except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read().decode() or "{}")
-        if body.get("status") != "success":
-            raise PromQLError(f"{params.get('query', path)}: {body.get('error', body)}")
-        return body["data"]
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        """Instant query: the result vector (a list of ``{"metric", "value"}``)."""
-        data = self.api("query", query=promql)
-        result: list[dict[str, Any]] = (
-            data["result"]
-            if data["resultType"] == "vector"
-            else [{"metric": {}, "value": data["result"]}]
-        )
-        return result
-
-    def values(self, promql: str, by: str | None = None) -> dict[str, float]:
-        """Instant query as ``{label value of by (or ''): float}``."""
-        return {
-            (r["metric"].get(by, "") if by else ""): float(r["value"][1])
-            for r in self.query(promql)
-        }
+class Prometheus(LocalPrometheus):
+    """The product's local Prometheus runner, plus a bounded wait for expected values."""
 
     def wait_for(
         self,
@@ -313,17 +222,3 @@ class Prometheus:
             f"Prometheus never returned the expected value within {timeout:.0f}s\n"
             f"  query:    {promql}\n  expected: {want}\n  last:     {last}"
         )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-class PromQLError(AssertionError):
-    """Prometheus refused a query (parse or evaluation error)."""

@@ -1,0 +1,155 @@
+"""A throwaway Prometheus server on 127.0.0.1, for the demo, previews and tests.
+
+It runs the ``prometheus`` binary found on PATH with a temporary config and
+storage directory, scrapes only loopback targets, and is queried over its HTTP
+API. Nothing here talks to any other address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class PromQLError(Exception):
+    """Prometheus refused a query (parse or evaluation error)."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return str(response.read().decode())
+
+
+@dataclass
+class LocalPrometheus:
+    """A Prometheus server scraping ``targets`` (``127.0.0.1:PORT`` only) every second."""
+
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        binary: str | None = None,
+        timeout: float = 60.0,
+    ) -> LocalPrometheus:
+        """Start the server and wait until it is ready.
+
+        Raises ``FileNotFoundError`` without a ``prometheus`` binary, ``ValueError``
+        for a target that is not on 127.0.0.1, ``RuntimeError`` if it will not start.
+        """
+        binary = binary or shutil.which("prometheus")
+        if binary is None:
+            raise FileNotFoundError("no 'prometheus' binary on PATH")
+        for target in targets:
+            if not target.startswith("127.0.0.1:"):
+                raise ValueError(f"refusing to scrape a non-loopback target: {target}")
+        data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-", dir="/tmp"))
+        config = {
+            "global": {
+                "scrape_interval": "1s",
+                "evaluation_interval": "1s",
+                "scrape_timeout": "1s",
+            },
+            "rule_files": [str(p) for p in (rule_files or [])],
+            "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": targets}]}],
+        }
+        config_path = data_dir / "prometheus.yml"
+        config_path.write_text(json.dumps(config))  # JSON is valid YAML
+        port = free_port()
+        log_path = data_dir / "prometheus.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config_path}",
+                    f"--storage.tsdb.path={data_dir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--storage.tsdb.retention.time=1h",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = cls(port, data_dir, process, log_path)
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log_tail = log_path.read_text()[-2000:]
+                server.stop()
+                raise RuntimeError(f"prometheus exited with {process.returncode}: {log_tail}")
+            try:
+                if "Ready" in _get(f"{server.url}/-/ready", timeout=2):
+                    return server
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"prometheus was not ready within {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET ``/api/v1/<path>`` and return its ``data``; ``PromQLError`` on failure."""
+        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        try:
+            body = json.loads(_get(url, timeout=10))
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read().decode() or "{}")
+        if body.get("status") != "success":
+            raise PromQLError(f"{params.get('query', path)}: {body.get('error', body)}")
+        return body["data"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """Instant query: a list of ``{"metric": labels, "value": [ts, "v"]}``."""
+        data = self.api("query", query=promql)
+        if data["resultType"] in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def values(self, promql: str, by: str | None = None) -> dict[str, float]:
+        """Instant query as ``{value of label `by` (or ''): float}``."""
+        return {
+            (r["metric"].get(by, "") if by else ""): float(r["value"][1])
+            for r in self.query(promql)
+        }
+
+    def stop(self) -> None:
+        """Stop the server and delete its temporary storage."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.data_dir, ignore_errors=True)
