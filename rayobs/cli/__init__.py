@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "demo",
         "Run an instrumented workload on a local Ray and show what rayobs sees.",
     ),
+    "diagnose": (
+        "rayobs.cli._diagnose",
+        "diagnose",
+        "Find every dead worker of a Ray session and say why each died.",
+    ),
     "exit-code": (
         "rayobs.cli._exit_code",
         "exit_code",

@@ -1,7 +1,8 @@
 """Why did it die? Exit statuses, Kubernetes reasons and Ray's logs turned into verdicts.
 
 Collect, classify, render, each its own module: collectors read files and the
-state API into ``Finding`` objects, ``classify`` turns an exit status plus
+state API into ``Finding`` objects (``explain_exit_code`` for one status,
+``diagnose`` for every dead worker of a session), ``classify`` turns an exit status plus
 findings into a frozen ``Verdict``, renderers make text or JSON. Importing this
 package does not import Ray.
 
@@ -13,6 +14,9 @@ package does not import Ray.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rayobs.diagnose._classify import classify
 from rayobs.diagnose._collect import EvidenceError
 from rayobs.diagnose._evidence import Finding, FindingKind
@@ -21,9 +25,35 @@ from rayobs.diagnose._explain import explain_exit_code
 from rayobs.diagnose._render import verdict_to_dict, verdict_to_text
 from rayobs.diagnose._verdict import Category, Confidence, Evidence, Verdict
 
+if TYPE_CHECKING:
+    from rayobs.diagnose._diagnose import Death, Diagnosis, diagnose, parse_since
+    from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
+    from rayobs.diagnose._state import ClusterError
+
+# Session-wide diagnosis loads on first use: `rayobs exit-code` must not pay for it.
+_LAZY = {
+    "ClusterError": "rayobs.diagnose._state",
+    "Death": "rayobs.diagnose._diagnose",
+    "Diagnosis": "rayobs.diagnose._diagnose",
+    "diagnose": "rayobs.diagnose._diagnose",
+    "parse_since": "rayobs.diagnose._diagnose",
+    "diagnosis_to_dict": "rayobs.diagnose._render",
+    "diagnosis_to_text": "rayobs.diagnose._render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Category",
+    "ClusterError",
     "Confidence",
+    "Death",
+    "Diagnosis",
     "Evidence",
     "EvidenceError",
     "Finding",
@@ -31,8 +61,12 @@ __all__ = [
     "InvalidExitCode",
     "Verdict",
     "classify",
+    "diagnose",
+    "diagnosis_to_dict",
+    "diagnosis_to_text",
     "explain_exit_code",
     "parse_code",
+    "parse_since",
     "verdict_to_dict",
     "verdict_to_text",
 ]

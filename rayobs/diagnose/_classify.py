@@ -151,8 +151,10 @@ def _relevant(facts: tuple[Finding, ...], tie: _Tier, kind: FindingKind) -> list
     return [f for f in facts if f.kind is kind and tie(f) is not _Tie.OTHER]
 
 
-def _prefix(status: ExitStatus | None) -> str:
-    return describe_code(status) if status is not None else "no exit status recorded"
+def _headline(status: ExitStatus | None, summary: str) -> str:
+    if status is None:
+        return f"{summary} (no exit status recorded)"
+    return f"{describe_code(status)}: {summary}"
 
 
 # --- rule 1: Ray said why ----------------------------------------------------------------
@@ -200,11 +202,11 @@ def _ray_cause(facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
 _OOM_SUMMARY = {
     (FindingKind.OOM_KUBERNETES, True): "Kubernetes reports OOMKilled: the container went "
     "over its memory limit and the kernel killed it",
-    (FindingKind.OOM_KERNEL, True): "the kernel OOM killer killed this process",
+    (FindingKind.OOM_KERNEL, True): "the kernel OOM killer killed this process{pid}",
     (FindingKind.OOM_KERNEL, False): "the kernel OOM killer killed a process here; the log "
     "does not tie that kill to this one",
-    (FindingKind.OOM_RAY, True): "Ray's memory monitor killed this worker: the node ran low "
-    "on memory",
+    (FindingKind.OOM_RAY, True): "Ray's memory monitor killed this worker{pid}: the node ran "
+    "low on memory",
     (FindingKind.OOM_RAY, False): "Ray's memory monitor killed workers on this node; the log "
     "does not name this one",
     (FindingKind.OOM_CGROUP, False): "the cgroup's OOM killer fired (memory limit reached); "
@@ -253,17 +255,16 @@ def _oom(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _
     lead = min(tied or untied, key=lambda f: _OOM_ORDER.index(f.kind))
     is_tied = bool(tied)
     summary = _OOM_SUMMARY.get((lead.kind, is_tied)) or _OOM_SUMMARY[(lead.kind, False)]
+    summary = summary.format(pid=f" (pid {tie.pid})" if tie.pid is not None else "")
     confidence = Confidence.CERTAIN if is_tied else Confidence.LIKELY
     if status is not None and status.signum is None:
         # OOMKilled with a plain status: a child was killed, the main process then exited.
         confidence = Confidence.LIKELY
         summary += f"; the main process then exited with status {status.code}"
-    if tie.pid is not None and lead.kind in (FindingKind.OOM_KERNEL, FindingKind.OOM_RAY):
-        summary += f" (pid {tie.pid})" if is_tied else ""
     draft = _Draft(
         Category.OOM_KILLED,
         confidence,
-        f"{_prefix(status)}: {summary}",
+        _headline(status, summary),
         CATEGORY_MEANINGS[Category.OOM_KILLED],
         [f.evidence for f in sorted(tied, key=_order) + sorted(untied, key=_order)],
     )
@@ -312,7 +313,7 @@ def _crash_trace(
     return _Draft(
         category,
         confidence,
-        f"{_prefix(status)}: {summary}",
+        _headline(status, summary),
         meaning,
         evidence,
         signal=signal_name(number),
@@ -338,7 +339,7 @@ def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> 
         summary = _signal_summary(status.signum, meaning)
     elif category is Category.ERROR and status.code not in CODE_MEANINGS and status.code > 192:
         summary = "a program-chosen status above the signal range"
-    draft = _Draft(category, confidence, f"{_prefix(status)}: {summary}", meaning)
+    draft = _Draft(category, confidence, _headline(status, summary), meaning)
     if category is Category.KILLED:
         _sigkill_context(draft, facts, tie)
     if status.shell_convention and category is not Category.KILLED:
@@ -373,8 +374,8 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
         draft = _Draft(
             Category.KILLED,
             Confidence.AMBIGUOUS,
-            "no exit status recorded: the worker vanished without reporting an exit and left "
-            "no crash trace",
+            "the worker vanished without reporting an exit and left no crash trace "
+            "(no exit status recorded)",
             Meaning(
                 "",
                 (
@@ -403,7 +404,7 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
     return _Draft(
         Category.ERROR,
         Confidence.AMBIGUOUS,
-        "no exit status recorded: the process died and nothing recorded why",
+        "the process died and nothing recorded why (no exit status recorded)",
         Meaning(
             "",
             ("any of the causes of a crash or a kill: the logs hold no trace of it",),

@@ -146,7 +146,8 @@ def exit_detail_findings(
     ``NODE_OUT_OF_MEMORY``).
     """
     text = detail or ""
-    evidence = Evidence(source, clip(f"exit_type={exit_type} {first_line(text)}".strip()))
+    label = f"exit_type={exit_type} " if exit_type else ""
+    evidence = Evidence(source, clip(f"{label}{first_line(text)}".strip()))
     found: list[Finding] = []
 
     def add(kind: FindingKind, value: int | str | None = None) -> None:
@@ -198,3 +199,29 @@ def exception_line(text: str) -> str:
         if match:
             last = line.strip()
     return clip(last) if last else first_line(text)
+
+
+# Ends Ray brings about as part of normal operation: not deaths worth diagnosing.
+_ROUTINE_SYSTEM_EXITS = (
+    "idle",
+    "job finished",
+    "job has finished",
+    "bundle was unused",
+    "placement group was removed",
+    "max_calls",
+)
+
+
+def is_routine_exit(exit_type: str | None, detail: str | None) -> bool:
+    """Whether Ray ended the worker as part of normal operation.
+
+    Every ``INTENDED_USER_EXIT`` is (``ray.shutdown()``, ``exit_actor()``, a job
+    that finished); an ``INTENDED_SYSTEM_EXIT`` is unless it was a kill
+    (``ray.kill``, a forced cancel, a dead owner).
+    """
+    if exit_type == "INTENDED_USER_EXIT":
+        return True
+    if exit_type == "INTENDED_SYSTEM_EXIT":
+        text = detail or ""
+        return any(marker in text for marker in _ROUTINE_SYSTEM_EXITS)
+    return False

@@ -148,6 +148,7 @@ def test_128_plus_n_and_minus_n_are_the_same_exit() -> None:
         "rayobs.diagnose._raymsgs",
         "rayobs.diagnose._classify",
         "rayobs.diagnose._explain",
+        "rayobs.diagnose._diagnose",
     ],
 )
 def test_docstring_examples(module: str) -> None:

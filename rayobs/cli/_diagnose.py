@@ -1,0 +1,126 @@
+"""``rayobs diagnose``: every dead worker of a Ray session, and why each died.
+
+Ray is imported only when a live cluster is read. Ray's native client logs
+its connection retries straight to file descriptor 2; those lines are kept
+out of the terminal so that a failure reads as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+
+import click
+
+from rayobs.cli._errors import fail
+from rayobs.diagnose._collect import EvidenceError
+from rayobs.diagnose._diagnose import diagnose as run_diagnosis
+from rayobs.diagnose._diagnose import parse_since
+from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
+from rayobs.diagnose._state import ClusterError
+
+
+class OutputFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class OneLineErrors(click.Command):
+    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send what native code writes to fd 2 to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@click.command(
+    "diagnose", cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--address",
+    metavar="A",
+    help="A running cluster: GCS address (127.0.0.1:6379) or dashboard URL. "
+    "Default: RAY_ADDRESS, then the local cluster.",
+)
+@click.option(
+    "--session-dir",
+    metavar="DIR",
+    help="A session directory (or a copy of one), e.g. /tmp/ray/session_latest. "
+    "Alone, no cluster is contacted.",
+)
+@click.option("--since", metavar="T", help="Only deaths after T: 30m, 2h, 1d, or 2026-11-23T16:00.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default=OutputFormat.TEXT.value,
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1.0, max=120.0),
+    default=8.0,
+    show_default=True,
+    help="Seconds to wait for a cluster to answer.",
+)
+def diagnose(
+    address: str | None,
+    session_dir: str | None,
+    since: str | None,
+    output_format: str,
+    timeout: float,
+) -> None:
+    """Find every dead worker, actor and task of a Ray session and say why each died.
+
+    Reads the session's logs (raylet.out, gcs_server.out, worker-*.err,
+    python-core-worker-*.log, events/) and, when a cluster is reachable, the
+    state API (worker exit types, actor death causes, task error types). Each
+    death gets the same verdict as `rayobs exit-code`, with its evidence lines.
+    Token authentication follows RAY_AUTH_MODE, RAY_AUTH_TOKEN and RAY_AUTH_TOKEN_PATH.
+
+    \b
+    Examples:
+      rayobs diagnose --session-dir /tmp/ray/session_latest
+      rayobs diagnose --address 127.0.0.1:6379 --since 1h --format json
+    """
+    try:
+        since_epoch = parse_since(since) if since is not None else None
+    except ValueError as exc:
+        fail(str(exc))
+    live = address is not None or session_dir is None
+    try:
+        if live:
+            with native_stderr_silenced():
+                report = run_diagnosis(
+                    address=address, session_dir=session_dir, since=since_epoch, timeout=timeout
+                )
+        else:
+            report = run_diagnosis(session_dir=session_dir, since=since_epoch)
+    except (EvidenceError, ClusterError) as exc:
+        fail(str(exc))
+    if OutputFormat(output_format) is OutputFormat.JSON:
+        click.echo(json.dumps(diagnosis_to_dict(report), indent=2))
+    else:
+        click.echo(diagnosis_to_text(report))

@@ -1,0 +1,169 @@
+"""The state-API side without a cluster: record mapping, environment, deadlines, probes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rayobs.diagnose import Category, Confidence, classify
+from rayobs.diagnose._observation import merge
+from rayobs.diagnose._state import (
+    ClusterError,
+    _actor,
+    _probe,
+    _task,
+    _within,
+    _worker,
+    prepare_environment,
+)
+from tests.harness import free_port
+
+WID = "ac8afe99a8df06c91998f816aad943981f48452eacd721bff909e118"
+NODE = "0485cd116aacbf2ae318fba64e83f6eb2e8673d61566234d34673126"
+# Records as ray.util.state returned them on Ray 2.60 (trimmed).
+LOST_WORKER = {
+    "worker_id": WID,
+    "pid": 19848,
+    "exit_type": "SYSTEM_ERROR",
+    "exit_detail": "Worker unexpectedly exits with a connection error code 2. End of file.",
+    "worker_type": "WORKER",
+    "end_time_ms": 1795450664000,
+    "node_id": NODE,
+}
+FAILED_TASK = {
+    "task_id": "c8ef45ccd0112571ffffffffffffffffffffffff01000000",
+    "name": "sigkill_self",
+    "error_type": "WORKER_DIED",
+    "error_message": "RpcError: RPC error: Socket closed rpc_code: 14",
+    "worker_id": WID,
+    "worker_pid": None,
+    "node_id": NODE,
+    "end_time_ms": 1795450664100,
+}
+OOM_TASK = {
+    **FAILED_TASK,
+    "name": "hog_oom",
+    "error_type": "OUT_OF_MEMORY",
+    "error_message": "1 worker(s) were killed due to the node running low on memory.",
+}
+KILLED_ACTOR = {
+    "actor_id": "cc908c2ddf88859be55d08b201000000",
+    "class_name": "Victim",
+    "name": "victim",
+    "pid": 20038,
+    "node_id": NODE,
+    "death_cause": {
+        "actor_died_error_context": {
+            "error_message": "The actor is dead because it was killed by `ray.kill`.",
+            "reason": "RAY_KILL",
+        }
+    },
+}
+INIT_FAILED_ACTOR = {
+    "actor_id": "3c9ac5bca0835dae72b4923002000000",
+    "class_name": "BadInit",
+    "name": "",
+    "pid": 6561,
+    "node_id": NODE,
+    "death_cause": {
+        "creation_task_failure_context": {
+            "formatted_exception_string": 'Traceback (most recent call last):\n  File "x.py", line '
+            '25, in __init__\n    raise ValueError("boom in init")\nValueError: boom in init',
+        }
+    },
+}
+COLLECTED_ACTOR = {
+    **KILLED_ACTOR,
+    "death_cause": {"actor_died_error_context": {"reason": "OUT_OF_SCOPE", "error_message": "x"}},
+}
+
+
+def _verdict(*records: dict[str, object], kinds: str = "wta") -> tuple[Category, Confidence, str]:
+    makers = {"w": _worker, "t": _task, "a": _actor}
+    observations = [makers[k](r) for k, r in zip(kinds, records, strict=True)]
+    (item,) = merge(o for o in observations if o is not None)
+    verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
+    return verdict.category, verdict.confidence, item.name or ""
+
+
+def test_a_vanished_worker_and_its_task() -> None:
+    assert _verdict(LOST_WORKER, FAILED_TASK, kinds="wt") == (
+        Category.KILLED,
+        Confidence.AMBIGUOUS,
+        "sigkill_self",
+    )
+
+
+def test_an_oom_task_decides_for_its_worker() -> None:
+    assert _verdict(LOST_WORKER, OOM_TASK, kinds="wt") == (
+        Category.OOM_KILLED,
+        Confidence.CERTAIN,
+        "hog_oom",
+    )
+
+
+def test_actor_death_causes() -> None:
+    assert _verdict(KILLED_ACTOR, kinds="a") == (
+        Category.KILLED,
+        Confidence.CERTAIN,
+        "Victim (victim)",
+    )
+    category, confidence, name = _verdict(INIT_FAILED_ACTOR, kinds="a")
+    assert (category, confidence, name) == (Category.ERROR, Confidence.CERTAIN, "BadInit")
+    collected = _actor(COLLECTED_ACTOR)
+    assert collected is not None and collected.routine
+
+
+def test_drivers_that_end_are_not_deaths() -> None:
+    driver = {**LOST_WORKER, "worker_type": "DRIVER", "exit_type": "INTENDED_USER_EXIT"}
+    assert _worker(driver).routine
+    assert not _worker({**driver, "exit_type": "SYSTEM_ERROR"}).routine
+
+
+def test_prepare_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env: dict[str, str] = {"RAY_AUTH_TOKEN_PATH": "/x/token"}
+    prepare_environment(env)
+    assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
+    assert env["RAY_AUTH_MODE"] == "token"
+    explicit = {"RAY_AUTH_MODE": "disabled", "RAY_AUTH_TOKEN": "t"}
+    prepare_environment(explicit)
+    assert explicit["RAY_AUTH_MODE"] == "disabled"  # an explicit choice is kept
+    bare: dict[str, str] = {}
+    prepare_environment(bare)
+    assert "RAY_AUTH_MODE" not in bare  # no token anywhere: leave Ray's default
+
+
+def test_within_gives_up_at_the_deadline() -> None:
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match="too slow"):
+        _within(time.monotonic() + 0.2, "too slow", "failed", release.wait)
+    assert time.monotonic() - started < 2
+    release.set()
+
+
+def test_within_reports_errors_in_one_line() -> None:
+    def boom() -> None:
+        raise ConnectionError("Could not find any running Ray instance.\nPlease start one.")
+
+    with pytest.raises(ClusterError) as info:
+        _within(time.monotonic() + 5, "late", "cannot reach", boom)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("cannot reach: Could not find")
+
+
+def test_probe_fails_fast_on_a_closed_port() -> None:
+    port = free_port()
+    with pytest.raises(ClusterError, match="nothing listens"):
+        _probe(f"127.0.0.1:{port}", 1.0)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        _probe(f"http://127.0.0.1:{server.getsockname()[1]}", 1.0)  # listening: no error
+    _probe(None, 1.0)
+    _probe("auto", 1.0)
