@@ -76,9 +76,10 @@ def diagnose(
     observations: list[Observation] = []
     sources: list[str] = []
     session: str | None = None
+    local: list[Observation] = []  # merged after the state API's: its names are fuller
     if session_dir is not None:
         logs = read_session(session_dir)
-        observations.extend(logs.observations)
+        local.extend(logs.observations)
         sources.append(f"logs {logs.logs}")
         session = logs.session
     if address is not None or session_dir is None:
@@ -103,6 +104,7 @@ def diagnose(
             observations.extend(cluster.observations)
             sources.append(f"state API {cluster.address}")
             session = session or cluster.session or cluster.address
+    observations.extend(local)
     deaths = [_death(item) for item in merge(observations) if item.ended and not item.routine]
     if since is not None:
         deaths = [d for d in deaths if d.time is None or d.time >= since]

@@ -145,3 +145,24 @@ def test_does_not_import_ray() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
     )
     assert "RAY False" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("program", "category", "confidence"),
+    [
+        ("import ctypes; ctypes.string_at(0)", "segfault", "certain"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "killed", "ambiguous"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "terminated", "certain"),
+        ("import os; os.abort()", "abort", "certain"),
+        ("import sys; sys.exit(3)", "error", "certain"),
+        ("raise SystemExit('usage: x')", "error", "certain"),
+    ],
+)
+def test_real_exits(program: str, category: str, confidence: str) -> None:
+    """Real processes die; the status Python reports for them is explained."""
+    died = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, timeout=30
+    )
+    document = json.loads(rayobs(str(died.returncode), "--format", "json").stdout)
+    assert (document["category"], document["confidence"]) == (category, confidence)
+    assert document["code"] == died.returncode
