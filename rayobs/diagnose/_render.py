@@ -73,6 +73,8 @@ def _death_to_dict(death: Death) -> dict[str, Any]:
         "code": verdict.code,
         "signal": verdict.signal,
         "time": _iso(death.time),
+        "likely_causes": list(verdict.likely_causes),
+        "next_steps": list(verdict.next_steps),
     }
 
 
