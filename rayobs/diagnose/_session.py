@@ -240,21 +240,19 @@ def _worker_file(
     traces: list[Finding] = []
     core_log = path.name.startswith("python-core-worker-")
     source = path.relative_to(logs)
-    items = records(path) if core_log else enumerate(iter_lines(path), 1)
-    for item in items:
-        number, text = item[0], item[-1]
-        assert isinstance(text, str)
+    # Core-worker logs have multi-line records; .out/.err are plain lines.
+    items = records(path) if core_log else _plain(path)
+    for number, stamp, text in items:
         if core_log and "Disconnect, exit_type=" in text:
             match = _SELF_EXIT.search(text)
             if match:
                 exit_type, detail = match.group("type"), match.group("detail")
-                stamp = item[1] if len(item) == 3 else None
                 yield Observation(
                     worker_id=wid,
                     pid=pid,
                     node=node,
                     exit_type=exit_type,
-                    time=stamp if isinstance(stamp, float) else None,
+                    time=stamp,
                     findings=tuple(
                         exit_detail_findings(
                             exit_type, detail, f"{source}:{number}", pid=pid, worker_id=wid
@@ -267,10 +265,15 @@ def _worker_file(
         if named:
             name = named.group("name").strip()
             continue
-        trace = crash_trace_finding(text.splitlines()[0] if text else text, f"{source}:{number}")
+        trace = crash_trace_finding(text.partition("\n")[0], f"{source}:{number}")
         if trace is not None:
             traces.append(Finding(trace.kind, trace.evidence, pid, wid, trace.value, own=True))
     if traces:
         yield Observation(worker_id=wid, pid=pid, node=node, name=name, findings=tuple(traces))
     elif name:
         yield Observation(worker_id=wid, pid=pid, node=node, name=name, ended=False)
+
+
+def _plain(path: Path) -> Iterator[tuple[int, float | None, str]]:
+    for number, line in enumerate(iter_lines(path), 1):
+        yield number, None, line

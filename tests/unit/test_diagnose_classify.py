@@ -130,3 +130,49 @@ def test_text_rendering() -> None:
     assert text.splitlines()[0].startswith("exit status 137")
     assert "Evidence:\n  src-oom_kernel-42: line oom_kernel" in text
     assert "Evidence: none" in verdict_to_text(classify(0))
+
+
+@pytest.mark.parametrize("confidence", list(Confidence), ids=lambda c: c.value)
+def test_every_confidence_is_reachable(confidence: Confidence) -> None:
+    code = {Confidence.CERTAIN: -11, Confidence.LIKELY: 139, Confidence.AMBIGUOUS: 137}[confidence]
+    assert classify(code).confidence is confidence
+
+
+def _produce(kind: FindingKind) -> list[Finding]:
+    from rayobs.diagnose._evidence import cgroup_findings, kernel_findings, reason_finding
+    from rayobs.diagnose._raymsgs import exit_detail_findings, ray_log_findings
+
+    evidence = Evidence("x", "y")
+    samples: dict[FindingKind, list[Finding]] = {
+        FindingKind.EXIT_STATUS: exit_detail_findings(
+            "SYSTEM_ERROR", "exits with an exit code 3", "x"
+        ),
+        FindingKind.SIGNAL: kernel_findings("python[9]: segfault at 0 ip 0 sp 0 error 4", "x"),
+        FindingKind.OOM_KUBERNETES: [reason_finding("OOMKilled", evidence)],
+        FindingKind.OOM_KERNEL: kernel_findings("Out of memory: Killed process 9 (python)", "x"),
+        FindingKind.OOM_CGROUP: cgroup_findings("memory.events", "oom_kill 1", "x"),
+        FindingKind.NO_OOM_CGROUP: cgroup_findings("memory.events", "oom_kill 0", "x"),
+        FindingKind.OOM_RAY: ray_log_findings(
+            "Task was killed due to the node running low on memory.", "x"
+        ),
+        FindingKind.K8S_REASON: [reason_finding("Error", evidence)],
+        FindingKind.RAY_KILLED: exit_detail_findings(None, "killed by `ray.kill`.", "x"),
+        FindingKind.RAY_INIT_ERROR: exit_detail_findings(
+            "USER_ERROR", "exception in the initialization method\nValueError: x", "x"
+        ),
+        FindingKind.RAY_EXIT: exit_detail_findings(
+            "INTENDED_SYSTEM_EXIT", "Killing leased worker because its owner died.", "x"
+        ),
+        FindingKind.RAY_LOST: exit_detail_findings("SYSTEM_ERROR", "End of file.", "x"),
+    }
+    if kind is FindingKind.K8S_EVICTED:
+        from rayobs.diagnose._evidence import Termination, termination_findings
+
+        evicted = Termination("ns/p", "c", "state", 137, "Error", pod_reason="Evicted")
+        return termination_findings(evicted)
+    return samples[kind]
+
+
+@pytest.mark.parametrize("kind", list(FindingKind), ids=lambda k: k.value)
+def test_every_finding_kind_is_produced_by_a_matcher(kind: FindingKind) -> None:
+    assert kind in {f.kind for f in _produce(kind)}
