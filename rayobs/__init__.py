@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from rayobs import _config, _failures, _registry
+from rayobs._calls import flush
 from rayobs._errors import (
     MetricConflictError,
     MetricDefinitionError,
@@ -28,6 +29,7 @@ from rayobs._errors import (
 )
 from rayobs._handles import Counter, Gauge, Histogram
 from rayobs._inspect import Failure, SerializabilityReport, inspect_serializability
+from rayobs._instrument import instrument, remote
 from rayobs._serve import serve_metrics
 from rayobs._version import __version__
 from rayobs.backends import Backend
@@ -46,8 +48,11 @@ __all__ = [
     "SerializationError",
     "__version__",
     "configure",
+    "flush",
     "inspect_serializability",
+    "instrument",
     "recording_failures",
+    "remote",
     "serve_metrics",
 ]
 

@@ -8,7 +8,7 @@ are exported with a ``ray_`` prefix (``rayobs_recording_failures`` →
 
 from __future__ import annotations
 
-from rayobs._handles import Counter
+from rayobs._handles import Counter, Gauge, Histogram
 
 RECORDING_FAILURES = Counter(
     "rayobs_recording_failures",
@@ -25,3 +25,73 @@ CARDINALITY_OVERFLOW = Counter(
 )
 
 INTERNAL = (RECORDING_FAILURES, CARDINALITY_OVERFLOW)
+
+# ---- task and actor calls, recorded by rayobs.instrument / rayobs.remote ----
+
+# Static tags a decorated function may carry besides its kind and name. A metric
+# family has one fixed set of tag keys (Prometheus, and Ray's agent, need that),
+# so extra tags come from this short list; unset ones are exported empty, which
+# Prometheus treats as absent.
+EXTRA_TAG_KEYS = ("app", "component", "team")
+CALL_TAG_KEYS = ("kind", "name", *EXTRA_TAG_KEYS)
+_NO_EXTRAS = {key: "" for key in EXTRA_TAG_KEYS}
+
+# Sub-millisecond to half an hour: Ray tasks range from tiny to long batch steps.
+DURATION_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+)  # fmt: skip
+
+CALLS = Counter(
+    "rayobs_calls",
+    "Finished calls of instrumented tasks and actor methods, by outcome (ok or error). "
+    "kind is task or actor; name is the function or Class.method.",
+    default_tags=_NO_EXTRAS,
+    tag_keys=(*CALL_TAG_KEYS, "outcome"),
+)
+CALL_ERRORS = Counter(
+    "rayobs_call_errors",
+    "Calls of instrumented tasks and actor methods that raised, by exception type "
+    "(builtins by name, others as module.QualName).",
+    default_tags=_NO_EXTRAS,
+    tag_keys=(*CALL_TAG_KEYS, "exception"),
+)
+CALL_DURATION = Histogram(
+    "rayobs_call_duration_seconds",
+    "Wall time of each instrumented call in seconds, from entry to return or raise; for "
+    "generators, the whole iteration.",
+    boundaries=DURATION_BUCKETS,
+    default_tags=_NO_EXTRAS,
+    tag_keys=(*CALL_TAG_KEYS, "outcome"),
+    unit="seconds",
+)
+CALLS_IN_FLIGHT = Gauge(
+    "rayobs_calls_in_flight",
+    "Instrumented calls running right now, per worker process (sum over WorkerId).",
+    default_tags=_NO_EXTRAS,
+    tag_keys=CALL_TAG_KEYS,
+)
+
+CALL_METRICS = {
+    "calls": CALLS,
+    "errors": CALL_ERRORS,
+    "duration": CALL_DURATION,
+    "in_flight": CALLS_IN_FLIGHT,
+}
+
+# ---- worker memory, sampled by rayobs.hooks.setup_worker (RAYOBS_WORKER_RSS_INTERVAL) ----
+
+WORKER_RSS = Gauge(
+    "rayobs_worker_rss_bytes",
+    "Resident set size of the process, sampled by rayobs.hooks.setup_worker. One series "
+    "per Ray worker (label WorkerId).",
+    unit="bytes",
+)
+WORKER_RSS_PEAK = Gauge(
+    "rayobs_worker_rss_peak_bytes",
+    "Highest resident set size the kernel recorded for the process since it started "
+    "(getrusage ru_maxrss): catches spikes between two samples of rayobs_worker_rss_bytes.",
+    unit="bytes",
+)
+
+WORKER_MEMORY = (WORKER_RSS, WORKER_RSS_PEAK)

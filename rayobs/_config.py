@@ -43,7 +43,43 @@ MAX_CARDINALITY = Setting(
     "values fold into '__other__'.",
 )
 
-SETTINGS: tuple[Setting, ...] = (BACKEND, STRICT, MAX_CARDINALITY)
+FLUSH_INTERVAL = Setting(
+    "RAYOBS_FLUSH_INTERVAL",
+    "auto",
+    "Seconds between pushes of the aggregated task and actor call metrics to the backend. "
+    "'auto' is half of Ray's metrics export interval on the ray backend, 1 otherwise.",
+)
+
+SETTINGS: tuple[Setting, ...] = (BACKEND, STRICT, MAX_CARDINALITY, FLUSH_INTERVAL)
+
+# ---- worker setup hook and debugger (rayobs.hooks, rayobs.debug) ----
+
+FAULTHANDLER = Setting(
+    "RAYOBS_FAULTHANDLER",
+    "1",
+    "1 makes rayobs.hooks.setup_worker enable faulthandler for all threads, so a worker "
+    "that crashes in native code leaves every thread's Python traceback in its log.",
+)
+WORKER_CPROFILE_DIR = Setting(
+    "RAYOBS_WORKER_CPROFILE_DIR",
+    "",
+    "Directory where rayobs.hooks.setup_worker writes one cProfile stats file per worker "
+    "when the worker exits; empty means off.",
+)
+WORKER_RSS_INTERVAL = Setting(
+    "RAYOBS_WORKER_RSS_INTERVAL",
+    "0",
+    "Seconds between samples of a worker's resident memory into rayobs_worker_rss_bytes "
+    "(rayobs.hooks.setup_worker); 0 means off.",
+)
+PYCHARM = Setting(
+    "RAYOBS_PYCHARM",
+    "",
+    "host:port of a PyCharm debug server that rayobs.debug.attach_pycharm (and the setup "
+    "hook) connects out to; empty means never.",
+)
+
+SETTINGS += (FAULTHANDLER, WORKER_CPROFILE_DIR, WORKER_RSS_INTERVAL, PYCHARM)
 
 _overrides: dict[str, str] = {}
 

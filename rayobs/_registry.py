@@ -109,6 +109,9 @@ def use_backend(new: Backend | str | None) -> Backend | None:
 
 def _set_backend(new: Backend | None) -> None:
     global _backend
+    calls = sys.modules.get("rayobs._calls")
+    if calls is not None and _backend is not None and new is not _backend:
+        calls.flush()  # counts aggregated so far belong to the backend being replaced
     close = getattr(_backend, "close", None)
     if close is not None and _backend is not new:
         close()

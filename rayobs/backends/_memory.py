@@ -136,7 +136,7 @@ class MemoryBackend:
                 out[key] = child.value  # type: ignore[attr-defined]
         return out
 
-    def value(self, name: str, **tags: str) -> float:
+    def value(self, name: str, /, **tags: str) -> float:
         """Value of a counter or gauge for exactly these tags (0.0 if never recorded)."""
         found = self.series(name).get(tuple(sorted(tags.items())), 0.0)
         if isinstance(found, HistogramValue):
@@ -147,7 +147,7 @@ class MemoryBackend:
         """Sum of a counter or gauge over all tag sets."""
         return sum(v for v in self.series(name).values() if isinstance(v, float))
 
-    def histogram(self, name: str, **tags: str) -> HistogramValue | None:
+    def histogram(self, name: str, /, **tags: str) -> HistogramValue | None:
         """The histogram recorded under exactly these tags, or ``None``."""
         found = self.series(name).get(tuple(sorted(tags.items())))
         if found is not None and not isinstance(found, HistogramValue):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -74,7 +75,7 @@ def run_demo(progress: Callable[[str], None] = lambda _: None, wait_s: float = 3
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         _metrics_export_port=metrics_port,
-        logging_level="ERROR",
+        logging_level=logging.ERROR,
         log_to_driver=False,
     )
     prometheus: LocalPrometheus | None = None

@@ -86,7 +86,7 @@ def run() -> tuple[Expected, list[Any]]:
     )
     results = ray.get([divide.remote(x) for x in [0, 1, 2, 0, 5, 0, 10, 4]])
     failures = sum(r is None for r in results)
-    expected = {
+    expected: Expected = {
         ("ray_demo_failed_withdrawals_total", (("actor_name", "north"),)): 3.0,
         ("ray_demo_failed_withdrawals_total", (("actor_name", "south"),)): 2.0,
         ("ray_demo_money", (("actor_name", "north"),)): 70.0,
