@@ -64,7 +64,7 @@ class Site:
     Pickles as its spec; the unpickled copy starts with empty stats.
     """
 
-    __slots__ = ("_lock", "_pushed", "_threads", "bounds", "local", "spec")
+    __slots__ = ("_gauged", "_lock", "_pushed", "_threads", "bounds", "local", "spec")
 
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
@@ -73,6 +73,7 @@ class Site:
         self._threads: list[CallStats] = []
         self._lock = threading.Lock()
         self._pushed = _Totals.empty(len(self.bounds))
+        self._gauged = False  # in-flight set once on this backend
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Site, (self.spec,))
@@ -109,6 +110,11 @@ class Site:
     def forget_pending(self) -> None:
         """Treat everything counted so far as pushed (a forked child must not push it again)."""
         self._pushed = self.totals()
+        self._gauged = False
+
+    def rebind(self) -> None:
+        """A new backend: the in-flight gauge is set there on the next flush."""
+        self._gauged = False
 
     def flush(self) -> None:
         """Push what was counted since the last flush to the catalog metrics."""
@@ -141,9 +147,12 @@ class Site:
                 delta = count - before.errors.get(exc_name, 0)
                 if delta:
                     _catalog.CALL_ERRORS.inc(delta, {**base, "exception": exc_name})
-        if "in_flight" in spec.metrics:
-            # Set on every flush: the value stays current and Ray keeps the series.
-            _catalog.CALLS_IN_FLIGHT.set(now.started - now.finished, base)
+        in_flight = now.started - now.finished
+        changed = in_flight != before.started - before.finished
+        if "in_flight" in spec.metrics and (changed or not self._gauged):
+            # Set when it may have changed; the Ray backend re-sets gauges so they stay.
+            _catalog.CALLS_IN_FLIGHT.set(in_flight, base)
+            self._gauged = True
 
 
 @dataclass
@@ -212,6 +221,18 @@ class _Flusher:
             with contextlib.suppress(Exception):
                 self.flush()
 
+    def forget_pending(self) -> None:
+        with self._lock:
+            sites = list(self._sites)
+        for site in sites:
+            site.forget_pending()
+
+    def rebind(self) -> None:
+        with self._lock:
+            sites = list(self._sites)
+        for site in sites:
+            site.rebind()
+
     def after_fork(self) -> None:
         """In a forked child: the parent pushes its own counts; start from zero."""
         self._lock = threading.Lock()
@@ -239,6 +260,16 @@ def _interval() -> float:
 
 
 _flusher = _Flusher()
+
+
+def forget_pending() -> None:
+    """Drop what was counted but not pushed yet (``rayobs.testing.reset``)."""
+    _flusher.forget_pending()
+
+
+def backend_changed() -> None:
+    """Called by the registry after a backend switch."""
+    _flusher.rebind()
 
 
 def flush() -> None:

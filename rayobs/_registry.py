@@ -13,6 +13,7 @@ and the fold is counted.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import weakref
@@ -111,7 +112,10 @@ def _set_backend(new: Backend | None) -> None:
     global _backend
     calls = sys.modules.get("rayobs._calls")
     if calls is not None and _backend is not None and new is not _backend:
-        calls.flush()  # counts aggregated so far belong to the backend being replaced
+        # Counts aggregated so far belong to the backend being replaced. A failure is
+        # already reported and counted; switching must not raise for it.
+        with contextlib.suppress(Exception):
+            calls.flush()
     close = getattr(_backend, "close", None)
     if close is not None and _backend is not new:
         close()
@@ -119,6 +123,8 @@ def _set_backend(new: Backend | None) -> None:
     _entries.clear()
     for handle in list(_handles):
         handle._detach()
+    if calls is not None:
+        calls.backend_changed()
 
 
 def reset(*, declarations: bool = True) -> None:

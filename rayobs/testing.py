@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rayobs import _config, _failures, _registry
+from rayobs import _calls, _config, _failures, _registry
 from rayobs._inspect import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
 from rayobs._inspect_render import render_text
 from rayobs.backends._memory import HistogramValue, MemoryBackend
@@ -42,7 +42,9 @@ def capture_metrics(*, strict: bool = True) -> Iterator[MemoryBackend]:
 
 
 def reset() -> None:
-    """Forget declarations, the chosen backend, bound children, failure counts and overrides."""
+    """Forget declarations, the backend, bound children, failure counts, overrides, and
+    instrumented calls counted but not pushed yet."""
+    _calls.forget_pending()
     _registry.reset()
     _failures.reset()
     _config.clear_overrides()
