@@ -16,10 +16,10 @@ Importing rayobs has no side effects and does not import Ray.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from rayobs import _config, _failures, _registry
-from rayobs._calls import flush
 from rayobs._errors import (
     MetricConflictError,
     MetricDefinitionError,
@@ -28,11 +28,34 @@ from rayobs._errors import (
     SerializationError,
 )
 from rayobs._handles import Counter, Gauge, Histogram
-from rayobs._inspect import Failure, SerializabilityReport, inspect_serializability
-from rayobs._instrument import instrument, remote
 from rayobs._serve import serve_metrics
 from rayobs._version import __version__
 from rayobs.backends import Backend
+
+if TYPE_CHECKING:
+    from rayobs._calls import flush
+    from rayobs._inspect import Failure, SerializabilityReport, inspect_serializability
+    from rayobs._instrument import instrument, remote
+
+# Loaded on first use: the CLI imports this package and must start fast.
+_LAZY = {
+    "flush": "rayobs._calls",
+    "Failure": "rayobs._inspect",
+    "SerializabilityReport": "rayobs._inspect",
+    "inspect_serializability": "rayobs._inspect",
+    "instrument": "rayobs._instrument",
+    "remote": "rayobs._instrument",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rayobs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Backend",

@@ -143,6 +143,8 @@ class RayCluster:
             f"--metrics-export-port={cluster.metrics_port}",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={cluster.dashboard_port}",
+            # Ray's fixed default (52365) would collide with any other cluster here.
+            f"--dashboard-agent-listen-port={free_port()}",
             f"--temp-dir={temp_dir}",
             "--disable-usage-stats",
         ]
@@ -170,7 +172,7 @@ class RayCluster:
         if self.process is not None and self.process.poll() is None:
             _signal_group(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
