@@ -16,7 +16,12 @@ from pathlib import Path
 from rayobs._local_prometheus import LocalPrometheus, free_port
 from rayobs.demo.scrape import Series, scrape, user_tags
 
-PREFIXES = ("ray_demo_", "ray_rayobs_")
+PREFIXES = (
+    "ray_demo_",
+    "ray_rayobs_calls_total",
+    "ray_rayobs_call_errors_total",
+    "ray_rayobs_call_duration_seconds_count",
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def run_demo(progress: Callable[[str], None] = lambda _: None, wait_s: float = 3
 
         from rayobs.demo import workload
 
-        progress("running the instrumented workload: 2 bank actors, 8 divisions")
+        progress("running the workload: 2 instrumented bank actors, 8 instrumented divisions")
         expected, _actors = workload.run()  # alive until the end: their gauges too
         progress("waiting for Ray's metrics agent to export what was recorded")
         endpoint = _wait_for(lambda: scrape(metrics_url, PREFIXES), expected, wait_s)

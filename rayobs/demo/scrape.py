@@ -39,6 +39,9 @@ def user_tags(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
         sorted(
             (k, v)
             for k, v in labels.items()
-            if k not in RAY_LABELS and k not in _SCRAPE_LABELS and not k.startswith("otel_")
+            if v  # an empty label is an absent one to Prometheus
+            and k not in RAY_LABELS
+            and k not in _SCRAPE_LABELS
+            and not k.startswith("otel_")
         )
     )
