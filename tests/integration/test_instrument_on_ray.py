@@ -82,13 +82,7 @@ def test_num_returns_and_options_still_work(ray_driver: RayCluster, prometheus: 
 
     a, b = pair.options(name="renamed_pair", num_cpus=0.5).remote(21)
     assert ray.get([a, b]) == [21, 42]
-    prometheus.wait_for(
-        calls_query(
-            ["test_num_returns_and_options_still_work.", "pair"][-1]
-        ),
-        {"ok": 1.0},
-        by="outcome",
-    )
+    prometheus.wait_for(calls_query("pair"), {"ok": 1.0}, by="outcome")
 
 
 # ---------------------------------------------------------------- generators
