@@ -33,6 +33,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Explain an exit status: signals, OOM kills, K8s reasons.",
     ),
     "inspect": ("rayobs.cli._inspect", "inspect_command", "Name what Ray cannot pickle, by path."),
+    "launch": (
+        "rayobs.cli._launch",
+        "launch",
+        "Run a command (ray start, python job.py) under mprof and/or cProfile.",
+    ),
+    "profile": (
+        "rayobs.cli._profile",
+        "profile",
+        "Report or plot cProfile stats and mprof memory files.",
+    ),
 }
 
 

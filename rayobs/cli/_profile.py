@@ -1,0 +1,154 @@
+"""``rayobs profile report|plot``: read what ``rayobs launch`` and the worker hook recorded."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import click
+
+from rayobs.cli._errors import fail, missing_extra
+
+
+class OutputFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class OneLineErrors(click.Command):
+    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+class OneLineGroup(click.Group):
+    """A group whose unknown subcommands and options are one-line errors too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+@click.group("profile", cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def profile() -> None:
+    """Summarise or plot cProfile stats and mprof memory files."""
+
+
+@profile.command("report", cls=OneLineErrors)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--top",
+    "-n",
+    type=click.IntRange(min=1),
+    default=25,
+    show_default=True,
+    help="Rows to show: functions (cProfile) or child processes (mprof).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["cumulative", "self", "calls"]),
+    default="cumulative",
+    show_default=True,
+    help="cProfile: order by time inside and below a function, inside only, or calls.",
+)
+@click.option(
+    "--match", metavar="TEXT", help="cProfile: only functions whose location contains TEXT."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default=OutputFormat.TEXT.value,
+    show_default=True,
+    help="Output format.",
+)
+def report(file: Path, top: int, sort: str, match: str | None, output_format: str) -> None:
+    """Summarise FILE: a cProfile stats file or an mprof .dat file (detected from content).
+
+    cProfile: the top functions by cumulative or self time. mprof: duration,
+    peak total memory, and each child process's peak.
+
+    \b
+    Examples:
+      rayobs profile report ray-start-....prof --sort self --top 15
+      rayobs profile report ray-start-....prof --match ray/ --format json
+      rayobs profile report ray-start-....mprof.dat
+    """
+    from rayobs.profiling import CpuProfile, ProfileFileError, SortKey, _render, load
+
+    try:
+        loaded = load(file)
+    except ProfileFileError as exc:
+        fail(str(exc))
+    as_json = OutputFormat(output_format) is OutputFormat.JSON
+    if isinstance(loaded, CpuProfile):
+        by = SortKey(sort)
+        rows = loaded.top(top, by, match)
+        if as_json:
+            click.echo(json.dumps(_render.cpu_to_dict(loaded, rows, by, match), indent=2))
+        else:
+            click.echo(_render.cpu_to_text(loaded, rows, by, match))
+    elif as_json:
+        click.echo(json.dumps(_render.memory_to_dict(loaded, top), indent=2))
+    else:
+        click.echo(_render.memory_to_text(loaded, top))
+
+
+@profile.command("plot", cls=OneLineErrors)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Image to write (PNG; the suffix picks the format).",
+)
+@click.option("--title", help="Plot title (default: the profiled command).")
+@click.option(
+    "--max-children",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="Child processes drawn as their own line; the rest are summed.",
+)
+def plot(file: Path, output: Path, title: str | None, max_children: int) -> None:
+    """Plot an mprof FILE: total memory, the main process and each child over time.
+
+    \b
+    Example:
+      rayobs profile plot ray-start-....mprof.dat -o memory.png
+    """
+    from rayobs.profiling import MemoryProfile, ProfileFileError, load
+
+    try:
+        loaded = load(file)
+    except ProfileFileError as exc:
+        fail(str(exc))
+    if not isinstance(loaded, MemoryProfile):
+        fail(f"{file}: a cProfile stats file has no memory over time; use `rayobs profile report`")
+    try:
+        from rayobs.profiling._plot import plot_memory
+    except ImportError:
+        missing_extra("matplotlib", "profiling")
+    if not output.parent.is_dir():
+        fail(f"cannot write {output}: directory {output.parent} does not exist")
+    try:
+        written = plot_memory(loaded, output, title=title, max_children=max_children)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot write {output}: {getattr(exc, 'strerror', None) or exc}")
+    click.echo(f"wrote {written}")
