@@ -56,6 +56,7 @@ class SiteSpec:
     tags: tuple[tuple[str, str], ...]
     metrics: frozenset[str]
     duration: Any  # a rayobs.Histogram with the catalog's call tag keys (or a subset)
+    trace: bool = False
 
 
 class Site:
@@ -74,6 +75,12 @@ class Site:
         self._lock = threading.Lock()
         self._pushed = _Totals.empty(len(self.bounds))
         self._gauged = False  # in-flight set once on this backend
+        if spec.trace:
+            # Also runs when a traced function is unpickled in a worker: nested
+            # calls made from there must hand their context on.
+            from rayobs import _ray_patch
+
+            _ray_patch.install()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Site, (self.spec,))

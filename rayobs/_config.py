@@ -81,6 +81,35 @@ PYCHARM = Setting(
 
 SETTINGS += (FAULTHANDLER, WORKER_CPROFILE_DIR, WORKER_RSS_INTERVAL, PYCHARM)
 
+# ---- tracing and the OpenTelemetry backend (rayobs.otel) ----
+
+TRACE = Setting(
+    "RAYOBS_TRACE",
+    "0",
+    "1 turns tracing on for every rayobs.instrument / rayobs.remote that does not say "
+    "trace=False; read when the decorator runs.",
+)
+TRACE_EXPORTER = Setting(
+    "RAYOBS_TRACE_EXPORTER",
+    "",
+    "Where spans go, set up on a process's first traced call: jsonl:DIR (one file per "
+    "process), console, otlp (needs opentelemetry-exporter-otlp), or empty for whatever "
+    "the process configured itself.",
+)
+TRACE_SAMPLE_RATIO = Setting(
+    "RAYOBS_TRACE_SAMPLE_RATIO",
+    "1.0",
+    "Fraction of new traces sampled (0 to 1); calls follow their caller's decision.",
+)
+OTEL_METRICS = Setting(
+    "RAYOBS_OTEL_METRICS",
+    "",
+    "Set by rayobs.otel.setup_worker: otlp, or prometheus:PORT (served on 127.0.0.1), to "
+    "record every handle through OpenTelemetry; empty leaves the backend alone.",
+)
+
+SETTINGS += (TRACE, TRACE_EXPORTER, TRACE_SAMPLE_RATIO, OTEL_METRICS)
+
 _overrides: dict[str, str] = {}
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _catalog
+from rayobs import _catalog, _config
 from rayobs._calls import Site, SiteSpec
 from rayobs._errors import MetricDefinitionError
 
@@ -43,6 +43,7 @@ def instrument(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     check_serializable: bool = False,
+    trace: bool | None = None,
 ) -> Callable[[T], T]: ...
 
 
@@ -56,6 +57,7 @@ def instrument(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     check_serializable: bool = False,
+    trace: bool | None = None,
 ) -> Any:
     """Measure every call of a function, an actor class's methods, or one actor method.
 
@@ -74,6 +76,8 @@ def instrument(
     - ``check_serializable``: inspect the function now and raise
       ``rayobs.SerializationError`` naming every unpicklable path, instead of Ray's
       pickling error at the first ``.remote()``.
+    - ``trace``: a span per call, parented to the caller's span across ``.remote()``
+      (see ``rayobs.otel``); ``None`` follows ``RAYOBS_TRACE``.
 
     >>> import ray, rayobs
     >>> @ray.remote
@@ -82,7 +86,7 @@ def instrument(
     ...     return x * x
     """
     options = _Options.build(
-        name, tags, metrics, duration_histogram, include, exclude, check_serializable
+        name, tags, metrics, duration_histogram, include, exclude, check_serializable, trace
     )
 
     def apply(obj: Any) -> Any:
@@ -117,6 +121,7 @@ class _Options:
     include: frozenset[str] | None
     exclude: frozenset[str]
     check_serializable: bool
+    trace: bool
 
     @classmethod
     def build(
@@ -128,6 +133,7 @@ class _Options:
         include: Iterable[str] | None,
         exclude: Iterable[str] | None,
         check_serializable: bool,
+        trace: bool | None,
     ) -> _Options:
         """Validate ``instrument``'s options: misuse raises at decoration time."""
         if name is not None and (not isinstance(name, str) or not name):
@@ -162,6 +168,7 @@ class _Options:
             include=None if include is None else frozenset(include),
             exclude=frozenset(exclude or ()),
             check_serializable=check_serializable,
+            trace=_config.get_bool(_config.TRACE) if trace is None else bool(trace),
         )
 
 
@@ -181,8 +188,13 @@ def _check_duration_histogram(histogram: Any) -> None:
 
 def _apply(obj: Any, options: _Options) -> Any:
     if hasattr(obj, "__ray_metadata__"):  # an actor class from @ray.remote
-        original = obj.__ray_metadata__.modified_class.__ray_actor_class__
+        metadata = obj.__ray_metadata__
+        original = metadata.modified_class.__ray_actor_class__
         _instrument_class(original, options)
+        # Ray caches method metadata (signatures included) per class: rebuild it.
+        from ray.actor import _ActorClassMethodMetadata
+
+        _ActorClassMethodMetadata._cache.pop(metadata.actor_creation_function_descriptor, None)
         return _rebuild(obj, original)
     if hasattr(obj, "_function") and hasattr(obj, "_default_options"):  # a remote function
         return _rebuild(obj, _wrap(obj._function, "task", options))
@@ -261,6 +273,7 @@ def _wrap(
         tags=options.tags,
         metrics=options.metrics,
         duration=options.duration,
+        trace=options.trace,
     )
     site = Site(spec)
     if inspect.isasyncgenfunction(fn):
@@ -271,6 +284,12 @@ def _wrap(
         wrapper = _generator(fn, site)
     else:
         wrapper = _sync(fn, site)
+    if options.trace:
+        from rayobs import _ray_patch
+        from rayobs._traced import traced
+
+        wrapper = traced(wrapper, fn, kind, spec.name)
+        _ray_patch.mark(wrapper, fn)
     setattr(wrapper, _MARK, site)
     return wrapper
 

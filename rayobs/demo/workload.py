@@ -75,7 +75,7 @@ def run() -> tuple[Expected, list[Any]]:
     exported only while the process that set it lives, so the caller keeps
     them until it has read the metrics.
     """
-    north, south = Bank.remote("north"), Bank.remote("south")
+    north, south = Bank.remote("north"), Bank.remote("south")  # type: ignore[attr-defined]
     ray.get([north.deposit.remote("alice", 100), south.deposit.remote("bob", 40)])
     failed = _settle(
         [north.withdraw.remote("alice", 30)]

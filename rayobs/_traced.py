@@ -1,0 +1,178 @@
+"""Traced wrappers: a span around each call, the caller's context as its parent.
+
+They sit outside the metrics wrapper and keep the same guarantees: the function's
+kind, name, signature and docstring; its results and exceptions untouched (the
+wrapper's frame is dropped from tracebacks); and tracing failures never reach the
+user's code. The ``_rayobs_trace`` key that Ray hands over is popped here, so
+the user's function never sees it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from rayobs import _failures, _tracing
+from rayobs._ray_patch import TRACE_KWARG
+
+
+def traced(inner: Callable[..., Any], user_fn: Callable[..., Any], kind: str, name: str) -> Any:
+    """Wrap ``inner`` (the metrics wrapper of ``user_fn``) with a span per call."""
+    if inspect.isasyncgenfunction(user_fn):
+        wrapper = _async_gen(inner, kind, name)
+    elif inspect.iscoroutinefunction(user_fn):
+        wrapper = _coroutine(inner, kind, name)
+    elif inspect.isgeneratorfunction(user_fn):
+        wrapper = _generator(inner, kind, name)
+    else:
+        wrapper = _sync(inner, kind, name)
+    return wrapper
+
+
+def _start(kind: str, name: str, carrier: Any) -> tuple[Any, Any] | None:
+    try:
+        return _tracing.start(kind, name, carrier)
+    except Exception as exc:
+        _failures.report(name, "trace", exc)
+        return None
+
+
+def _finish(handle: tuple[Any, Any] | None, exc: BaseException | None, name: str) -> None:
+    if handle is None:
+        return
+    try:
+        _tracing.finish(handle[0], handle[1], exc)
+    except Exception as error:
+        _failures.report(name, "trace", error)
+
+
+def _drop_frame(exc: BaseException, frame: Any) -> None:
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame is frame:
+        exc.__traceback__ = tb.tb_next
+
+
+def _sync(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+    @functools.wraps(inner)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        try:
+            result = inner(*args, **kwargs)
+        except BaseException as exc:
+            _finish(handle, exc, name)
+            _drop_frame(exc, inspect.currentframe())
+            raise
+        _finish(handle, None, name)
+        return result
+
+    return wrapper
+
+
+def _coroutine(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+    @functools.wraps(inner)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        try:
+            result = await inner(*args, **kwargs)
+        except BaseException as exc:
+            _finish(handle, exc, name)
+            _drop_frame(exc, inspect.currentframe())
+            raise
+        _finish(handle, None, name)
+        return result
+
+    return wrapper
+
+
+def _generator(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+    """The span covers the whole iteration; its context is current only while the
+    generator itself runs, never in the consumer between items."""
+
+    @functools.wraps(inner)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from opentelemetry import context, trace
+
+        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        if handle is not None:
+            context.detach(handle[1])  # re-attached around each step below
+        span_ctx = trace.set_span_in_context(handle[0]) if handle is not None else None
+        gen = inner(*args, **kwargs)
+        value: Any = None
+        throwing = False
+        try:
+            while True:
+                token = context.attach(span_ctx) if span_ctx is not None else None
+                try:
+                    item = gen.throw(value) if throwing else gen.send(value)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                finally:
+                    if token is not None:
+                        context.detach(token)
+                try:
+                    throwing, value = False, (yield item)
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as thrown:
+                    throwing, value = True, thrown
+        except GeneratorExit:
+            _finish(_detached(handle), None, name)
+            raise
+        except BaseException as exc:
+            _finish(_detached(handle), exc, name)
+            _drop_frame(exc, inspect.currentframe())
+            raise
+        _finish(_detached(handle), None, name)
+        return result
+
+    return wrapper
+
+
+def _async_gen(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+    @functools.wraps(inner)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from opentelemetry import context, trace
+
+        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        if handle is not None:
+            context.detach(handle[1])
+        span_ctx = trace.set_span_in_context(handle[0]) if handle is not None else None
+        agen = inner(*args, **kwargs)
+        value: Any = None
+        throwing = False
+        try:
+            while True:
+                token = context.attach(span_ctx) if span_ctx is not None else None
+                try:
+                    item = await (agen.athrow(value) if throwing else agen.asend(value))
+                except StopAsyncIteration:
+                    break
+                finally:
+                    if token is not None:
+                        context.detach(token)
+                try:
+                    throwing, value = False, (yield item)
+                except GeneratorExit:
+                    await agen.aclose()
+                    raise
+                except BaseException as thrown:
+                    throwing, value = True, thrown
+        except GeneratorExit:
+            _finish(_detached(handle), None, name)
+            raise
+        except BaseException as exc:
+            _finish(_detached(handle), exc, name)
+            _drop_frame(exc, inspect.currentframe())
+            raise
+        _finish(_detached(handle), None, name)
+
+    return wrapper
+
+
+def _detached(handle: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
+    """The generator wrappers detach their own tokens: finishing must not detach again."""
+    return None if handle is None else (handle[0], None)
