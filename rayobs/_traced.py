@@ -20,20 +20,21 @@ from rayobs._ray_patch import TRACE_KWARG
 
 def traced(inner: Callable[..., Any], user_fn: Callable[..., Any], kind: str, name: str) -> Any:
     """Wrap ``inner`` (the metrics wrapper of ``user_fn``) with a span per call."""
+    attributes = _tracing.static_attributes(kind, name)
     if inspect.isasyncgenfunction(user_fn):
-        wrapper = _async_gen(inner, kind, name)
+        wrapper = _async_gen(inner, attributes, name)
     elif inspect.iscoroutinefunction(user_fn):
-        wrapper = _coroutine(inner, kind, name)
+        wrapper = _coroutine(inner, attributes, name)
     elif inspect.isgeneratorfunction(user_fn):
-        wrapper = _generator(inner, kind, name)
+        wrapper = _generator(inner, attributes, name)
     else:
-        wrapper = _sync(inner, kind, name)
+        wrapper = _sync(inner, attributes, name)
     return wrapper
 
 
-def _start(kind: str, name: str, carrier: Any) -> tuple[Any, Any] | None:
+def _start(attributes: dict[str, str], name: str, carrier: Any) -> tuple[Any, Any] | None:
     try:
-        return _tracing.start(kind, name, carrier)
+        return _tracing.start(name, attributes, carrier)
     except Exception as exc:
         _failures.report(name, "trace", exc)
         return None
@@ -54,10 +55,10 @@ def _drop_frame(exc: BaseException, frame: Any) -> None:
         exc.__traceback__ = tb.tb_next
 
 
-def _sync(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+def _sync(inner: Callable[..., Any], attributes: dict[str, str], name: str) -> Callable[..., Any]:
     @functools.wraps(inner)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        handle = _start(attributes, name, kwargs.pop(TRACE_KWARG, None))
         try:
             result = inner(*args, **kwargs)
         except BaseException as exc:
@@ -70,10 +71,12 @@ def _sync(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]
     return wrapper
 
 
-def _coroutine(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+def _coroutine(
+    inner: Callable[..., Any], attributes: dict[str, str], name: str
+) -> Callable[..., Any]:
     @functools.wraps(inner)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
+        handle = _start(attributes, name, kwargs.pop(TRACE_KWARG, None))
         try:
             result = await inner(*args, **kwargs)
         except BaseException as exc:
@@ -86,32 +89,30 @@ def _coroutine(inner: Callable[..., Any], kind: str, name: str) -> Callable[...,
     return wrapper
 
 
-def _generator(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+def _generator(
+    inner: Callable[..., Any], attributes: dict[str, str], name: str
+) -> Callable[..., Any]:
     """The span covers the whole iteration; its context is current only while the
     generator itself runs, never in the consumer between items."""
 
     @functools.wraps(inner)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from opentelemetry import context, trace
-
-        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
-        if handle is not None:
-            context.detach(handle[1])  # re-attached around each step below
-        span_ctx = trace.set_span_in_context(handle[0]) if handle is not None else None
+        handle = _start(attributes, name, kwargs.pop(TRACE_KWARG, None))
+        saved = _suspend(handle)
         gen = inner(*args, **kwargs)
         value: Any = None
         throwing = False
         try:
             while True:
-                token = context.attach(span_ctx) if span_ctx is not None else None
+                entered = _tracing.resume(saved) if saved is not None else None
                 try:
                     item = gen.throw(value) if throwing else gen.send(value)
                 except StopIteration as stop:
                     result = stop.value
                     break
                 finally:
-                    if token is not None:
-                        context.detach(token)
+                    if entered is not None:
+                        _tracing.pause(entered)
                 try:
                     throwing, value = False, (yield item)
                 except GeneratorExit:
@@ -132,28 +133,26 @@ def _generator(inner: Callable[..., Any], kind: str, name: str) -> Callable[...,
     return wrapper
 
 
-def _async_gen(inner: Callable[..., Any], kind: str, name: str) -> Callable[..., Any]:
+def _async_gen(
+    inner: Callable[..., Any], attributes: dict[str, str], name: str
+) -> Callable[..., Any]:
     @functools.wraps(inner)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from opentelemetry import context, trace
-
-        handle = _start(kind, name, kwargs.pop(TRACE_KWARG, None))
-        if handle is not None:
-            context.detach(handle[1])
-        span_ctx = trace.set_span_in_context(handle[0]) if handle is not None else None
+        handle = _start(attributes, name, kwargs.pop(TRACE_KWARG, None))
+        saved = _suspend(handle)
         agen = inner(*args, **kwargs)
         value: Any = None
         throwing = False
         try:
             while True:
-                token = context.attach(span_ctx) if span_ctx is not None else None
+                entered = _tracing.resume(saved) if saved is not None else None
                 try:
                     item = await (agen.athrow(value) if throwing else agen.asend(value))
                 except StopAsyncIteration:
                     break
                 finally:
-                    if token is not None:
-                        context.detach(token)
+                    if entered is not None:
+                        _tracing.pause(entered)
                 try:
                     throwing, value = False, (yield item)
                 except GeneratorExit:
@@ -171,6 +170,15 @@ def _async_gen(inner: Callable[..., Any], kind: str, name: str) -> Callable[...,
         _finish(_detached(handle), None, name)
 
     return wrapper
+
+
+def _suspend(handle: tuple[Any, Any] | None) -> tuple[str, Any] | None:
+    if handle is None:
+        return None
+    try:
+        return _tracing.suspend(*handle)
+    except Exception:
+        return None
 
 
 def _detached(handle: tuple[Any, Any] | None) -> tuple[Any, Any] | None:

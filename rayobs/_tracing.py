@@ -2,29 +2,48 @@
 
 One span per task or actor call, started in the process that runs it, with the
 caller's context (carried by ``rayobs._ray_patch``) as its parent, so driver →
-task → nested task → actor method form one trace. Attributes follow the names
-below; an exception is recorded as a span event and sets the status to ERROR.
-Everything goes through the OpenTelemetry API: sampling is the tracer
-provider's, and without a configured provider spans are no-ops that still hand
-the context on.
+task → nested task → actor method form one trace. An exception is recorded as
+a span event and sets the status to ERROR. Everything goes through the
+OpenTelemetry API; without a configured provider spans are no-ops that still
+hand the context on.
+
+Unsampled calls take a short path that creates no span at all: the caller's
+"not sampled" decision is simply handed on to nested calls (a span, even a
+non-recording one, costs several microseconds).
 """
 
 from __future__ import annotations
 
-import contextlib
+import contextvars
 import logging
+import random
+import sys
 import threading
 from typing import Any
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from rayobs import _config
 
 logger = logging.getLogger("rayobs")
+
+# The W3C headers of an unsampled ancestor while a call under it runs, or
+# _NEW_ROOT for an unsampled new trace whose ids are made only if a nested call
+# needs them.
+_NEW_ROOT: dict[str, str] = {}
+_unsampled: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "rayobs_unsampled", default=None
+)
 
 
 class _State:
     tracer: Any = None
     configured_from_env = False
     job_id: str | None = None
+    # The root sampling ratio when rayobs configured the provider (parent-based), so
+    # unsampled roots can skip the SDK; None when someone else's provider decides.
+    ratio: float | None = None
 
 
 _state = _State()
@@ -44,80 +63,138 @@ def tracer() -> Any:
                     from rayobs import otel
 
                     otel.configure_tracing_from_env()
-            from opentelemetry import trace
-
             _state.tracer = trace.get_tracer("rayobs")
         return _state.tracer
 
 
-def reset() -> None:
-    """Forget the tracer (after the provider changed)."""
+def reset(ratio: float | None = None) -> None:
+    """Forget the tracer (after the provider changed); ``ratio`` as configured by rayobs."""
     _state.tracer = None
     _state.configured_from_env = False
+    _state.ratio = ratio
 
 
 def current_carrier() -> dict[str, str] | None:
-    """The current context as W3C headers, or ``None`` when there is no span to continue."""
-    from opentelemetry import propagate
+    """The current context as W3C headers, or ``None`` when there is nothing to continue."""
+    span = trace.get_current_span()
+    if span.get_span_context().is_valid:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return carrier
+    inherited = _unsampled.get()
+    if inherited is _NEW_ROOT:
+        inherited = _unsampled_root()
+        _unsampled.set(inherited)  # the same trace id for every nested call of this one
+    return inherited
 
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier or None
+
+def static_attributes(kind: str, name: str) -> dict[str, str]:
+    """The attributes every span of this callable carries."""
+    if kind == "actor" and "." in name:
+        cls, method = name.rsplit(".", 1)
+        return {"rayobs.kind": kind, "ray.actor.class": cls, "ray.actor.method": method}
+    return {"rayobs.kind": kind, "ray.task.name": name}
 
 
 def _ray_ids() -> dict[str, str]:
-    import sys
-
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
         return {}
     ids: dict[str, str] = {}
-    with contextlib.suppress(Exception):
+    try:
         ctx = ray.get_runtime_context()
         if _state.job_id is None:
             _state.job_id = ctx.get_job_id()
-        ids["ray.job_id"] = _state.job_id
+        ids["ray.job_id"] = _state.job_id  # type: ignore[assignment]
         task_id = ctx.get_task_id()
         if task_id:
             ids["ray.task_id"] = task_id
         actor_id = ctx.get_actor_id()
         if actor_id:
             ids["ray.actor_id"] = actor_id
+    except Exception:  # outside a task, or an older Ray: the ids are a bonus
+        pass
     return ids
 
 
-def start(kind: str, name: str, carrier: dict[str, str] | None) -> tuple[Any, Any]:
-    """Start the call's span under the caller's context and make it current."""
-    from opentelemetry import context, propagate, trace
+def _sampled_flag(carrier: dict[str, str]) -> bool | None:
+    header = carrier.get("traceparent", "")
+    if len(header) == 55:  # version-traceid-spanid-flags
+        try:
+            return bool(int(header[53:55], 16) & 1)
+        except ValueError:
+            return None
+    return None
 
+
+def _unsampled_root() -> dict[str, str]:
+    trace_id = random.getrandbits(128) or 1
+    span_id = random.getrandbits(64) or 1
+    return {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-00"}
+
+
+def start(name: str, attributes: dict[str, str], carrier: dict[str, str] | None) -> tuple[Any, Any]:
+    """Start the call's span under the caller's context; returns what ``finish`` needs."""
+    inherited = carrier or _unsampled.get()
+    if inherited is not None:
+        if inherited is _NEW_ROOT or _sampled_flag(inherited) is False:
+            return None, _unsampled.set(inherited)
+    elif (
+        _state.ratio is not None
+        and _state.ratio < 1.0
+        and random.random() >= _state.ratio  # a new trace here would not be sampled
+        and not trace.get_current_span().get_span_context().is_valid
+    ):
+        return None, _unsampled.set(_NEW_ROOT)
     parent = propagate.extract(carrier) if carrier else None
-    attributes: dict[str, str] = {"rayobs.kind": kind, "rayobs.name": name}
-    if kind == "actor" and "." in name:
-        cls, method = name.rsplit(".", 1)
-        attributes["ray.actor.class"] = cls
-        attributes["ray.actor.method"] = method
-    else:
-        attributes["ray.task.name"] = name
-    span = tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
-    if span.is_recording():
-        span.set_attributes({**attributes, **_ray_ids()})
+    # "ok" up front: one batch of attributes is cheaper than a second call on success
+    span = tracer().start_span(
+        name,
+        context=parent,
+        kind=SpanKind.SERVER,
+        attributes={**attributes, **_ray_ids(), "rayobs.outcome": "ok"},
+    )
     token = context.attach(trace.set_span_in_context(span, parent))
     return span, token
 
 
 def finish(span: Any, token: Any, exc: BaseException | None) -> None:
     """End the span: outcome, exception event and status; restore the previous context."""
-    from opentelemetry import context
-
+    if span is None:
+        if token is not None:
+            _unsampled.reset(token)
+        return
     if token is not None:
         context.detach(token)
-    if span.is_recording():
-        if exc is None:
-            span.set_attribute("rayobs.outcome", "ok")
-        else:
-            from opentelemetry.trace import Status, StatusCode
-
-            span.set_attribute("rayobs.outcome", "error")
-            span.record_exception(exc, escaped=True)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    if exc is not None and span.is_recording():
+        span.set_attribute("rayobs.outcome", "error")
+        span.record_exception(exc, escaped=True)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
     span.end()
+
+
+def suspend(span: Any, token: Any) -> tuple[str, Any]:
+    """Leave a generator call's context right after ``start``; ``resume`` re-enters it
+    around each step, so the consumer never runs inside it."""
+    if span is None:
+        carrier = _unsampled.get()
+        if token is not None:
+            _unsampled.reset(token)
+        return ("unsampled", carrier)
+    context.detach(token)
+    return ("span", trace.set_span_in_context(span))
+
+
+def resume(saved: tuple[str, Any]) -> tuple[str, Any]:
+    kind, value = saved
+    if kind == "unsampled":
+        return (kind, _unsampled.set(value))
+    return (kind, context.attach(value))
+
+
+def pause(entered: tuple[str, Any]) -> None:
+    kind, token = entered
+    if kind == "unsampled":
+        _unsampled.reset(token)
+    else:
+        context.detach(token)

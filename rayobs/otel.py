@@ -82,7 +82,7 @@ def configure_tracing(
         provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     _set_tracer_provider(trace, provider)
     _provider = provider
-    _tracing.reset()
+    _tracing.reset(ratio=sample_ratio)
     _tracing._state.configured_from_env = True
     return provider
 
