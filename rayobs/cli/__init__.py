@@ -17,6 +17,11 @@ from rayobs.cli._errors import run
 
 # command name -> (module, attribute, one-line help shown before the module loads)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "dashboards": (
+        "rayobs.cli._dashboards",
+        "dashboards",
+        "Grafana dashboards: build from the catalog or your handles, import, preview as PNG.",
+    ),
     "demo": (
         "rayobs.cli._demo",
         "demo",
