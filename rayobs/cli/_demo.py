@@ -19,7 +19,13 @@ def _fmt(value: float | None) -> str:
 @click.option(
     "--wait", "wait_s", default=30.0, show_default=True, help="Seconds to wait for exports."
 )
-def demo(wait_s: float) -> None:
+@click.option(
+    "--preview",
+    metavar="PNG",
+    help="Also render the Tasks & actors dashboard from the demo's Prometheus into PNG "
+    "(after 20 s more calls, so rates show). '{name}' in PNG: one file per shipped dashboard.",
+)
+def demo(wait_s: float, preview: str | None) -> None:
     """Run an instrumented workload on a local Ray and show what rayobs sees.
 
     Starts Ray on 127.0.0.1 in this process, runs the bank-actor and failing-division
@@ -32,7 +38,21 @@ def demo(wait_s: float) -> None:
         missing_extra("ray", "ray")
     from rayobs.demo.runner import run_demo
 
-    result = run_demo(lambda line: click.echo(f"· {line}", err=True), wait_s=wait_s)
+    def progress(line: str) -> None:
+        click.echo(f"· {line}", err=True)
+
+    before_stop = None
+    if preview:
+        for module, package, extra in (
+            ("matplotlib", "matplotlib", "profiling"),
+            ("grafana_foundation_sdk", "grafana-foundation-sdk", "grafana"),
+        ):
+            if importlib.util.find_spec(module) is None:
+                missing_extra(package, extra)
+        from rayobs.dashboards._demo_preview import preview_step
+
+        before_stop = preview_step(preview, progress=progress)
+    result = run_demo(progress, wait_s=wait_s, before_stop=before_stop)
     header = ("metric (as exported)", "tags", "expected", "ray endpoint", "prometheus")
     rows = [
         (

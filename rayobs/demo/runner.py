@@ -64,8 +64,16 @@ def _prepare_environment(work_dir: Path) -> None:
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
 
 
-def run_demo(progress: Callable[[str], None] = lambda _: None, wait_s: float = 30.0) -> DemoResult:
-    """Run the demo end to end and return what Ray's endpoint and Prometheus showed."""
+def run_demo(
+    progress: Callable[[str], None] = lambda _: None,
+    wait_s: float = 30.0,
+    before_stop: Callable[[LocalPrometheus], None] | None = None,
+) -> DemoResult:
+    """Run the demo end to end and return what Ray's endpoint and Prometheus showed.
+
+    ``before_stop`` runs last, while Ray and Prometheus still run (e.g. the
+    dashboard preview); it is skipped when Prometheus did not start.
+    """
     started = time.monotonic()
     work_dir = Path(tempfile.mkdtemp(prefix="rayobs-demo-", dir="/tmp"))
     _prepare_environment(work_dir)
@@ -119,6 +127,8 @@ def run_demo(progress: Callable[[str], None] = lambda _: None, wait_s: float = 3
             )
             for name, tags in keys
         )
+        if before_stop is not None and prometheus is not None:
+            before_stop(prometheus)
         return DemoResult(metrics_url, rows, note, time.monotonic() - started)
     finally:
         if prometheus is not None:
