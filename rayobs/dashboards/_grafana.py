@@ -183,7 +183,8 @@ def import_dashboards(
     ``folder`` (a title) is created when missing. Raises ``GrafanaImportError``.
     """
     client = _Client(url, credential, timeout)
-    client.call("checking /api/health", client.api.health.check)
+    # /api/health needs no credentials: "unreachable" is told apart from "refused".
+    client.call("checking /api/health", client.api.client.GET, "/health")
     target_folder = _ensure_folder(client, folder) if folder else ""
     out = []
     for dashboard in dashboards:
