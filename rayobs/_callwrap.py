@@ -33,6 +33,17 @@ def wrap(fn: F, start: Start, finish: Finish) -> F:
     return _wrap_sync(fn, start, finish)  # type: ignore[return-value]
 
 
+def drop_own_frame(exc: BaseException, frame: Any) -> None:
+    """Remove a wrapper's frame from the head of ``exc``'s traceback.
+
+    An exception passing through a wrapper gains the wrapper's frame; dropping it
+    makes the traceback read exactly as it would without rayobs.
+    """
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame is frame:
+        exc.__traceback__ = tb.tb_next
+
+
 def _wrap_sync(fn: Callable[..., Any], start: Start, finish: Finish) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,6 +52,7 @@ def _wrap_sync(fn: Callable[..., Any], start: Start, finish: Finish) -> Callable
             result = fn(*args, **kwargs)
         except BaseException as exc:
             finish(token, exc)
+            drop_own_frame(exc, inspect.currentframe())
             raise
         finish(token, None)
         return result
@@ -56,6 +68,7 @@ def _wrap_coroutine(fn: Callable[..., Any], start: Start, finish: Finish) -> Cal
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             finish(token, exc)
+            drop_own_frame(exc, inspect.currentframe())
             raise
         finish(token, None)
         return result
@@ -74,6 +87,7 @@ def _wrap_gen(fn: Callable[..., Any], start: Start, finish: Finish) -> Callable[
             raise
         except BaseException as exc:
             finish(token, exc)
+            drop_own_frame(exc, inspect.currentframe())
             raise
         finish(token, None)
         return result
@@ -105,6 +119,7 @@ def _wrap_async_gen(fn: Callable[..., Any], start: Start, finish: Finish) -> Cal
             raise
         except BaseException as exc:
             finish(token, exc)
+            drop_own_frame(exc, inspect.currentframe())
             raise
         finish(token, None)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _catalog, _config
+from rayobs import _callwrap, _catalog, _config
 from rayobs._calls import Site, SiteSpec
 from rayobs._errors import MetricDefinitionError
 
@@ -276,12 +276,12 @@ def _wrap(
         trace=options.trace,
     )
     site = Site(spec)
-    if inspect.isasyncgenfunction(fn):
-        wrapper = _async_gen(fn, site)
-    elif inspect.iscoroutinefunction(fn):
-        wrapper = _coroutine(fn, site)
-    elif inspect.isgeneratorfunction(fn):
-        wrapper = _generator(fn, site)
+    if (
+        inspect.iscoroutinefunction(fn)
+        or inspect.isgeneratorfunction(fn)
+        or (inspect.isasyncgenfunction(fn))
+    ):
+        wrapper = _callwrap.wrap(fn, *_hooks(site))
     else:
         wrapper = _sync(fn, site)
     if options.trace:
@@ -294,14 +294,27 @@ def _wrap(
     return wrapper
 
 
-def _drop_own_frame(exc: BaseException) -> None:
-    """Remove the wrapper's frame from the traceback: users see their frames only."""
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame is sys._getframe(1):
-        exc.__traceback__ = tb.tb_next
+def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]:
+    """Start/finish hooks for async and generator callables (``_callwrap.wrap``)."""
+    perf = time.perf_counter
+
+    def start() -> tuple[Any, float]:
+        stats = site.stats()
+        stats.started += 1
+        return stats, perf()
+
+    def finish(token: tuple[Any, float], exc: BaseException | None) -> None:
+        stats, began = token
+        if exc is None:
+            site.record_ok(stats, perf() - began)
+        else:
+            site.record_error(stats, perf() - began, exc)
+
+    return start, finish
 
 
 def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
+    """The hot path, written out: no hook calls, a few integer updates."""
     perf = time.perf_counter
 
     @functools.wraps(fn)
@@ -316,87 +329,9 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             site.record_error(stats, perf() - start, exc)
-            _drop_own_frame(exc)
+            _callwrap.drop_own_frame(exc, sys._getframe())
             raise
         site.record_ok(stats, perf() - start)
         return result
-
-    return wrapper
-
-
-def _coroutine(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
-    perf = time.perf_counter
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        stats = site.stats()
-        stats.started += 1
-        start = perf()
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            site.record_error(stats, perf() - start, exc)
-            _drop_own_frame(exc)
-            raise
-        site.record_ok(stats, perf() - start)
-        return result
-
-    return wrapper
-
-
-def _generator(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
-    perf = time.perf_counter
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        stats = site.stats()
-        stats.started += 1
-        start = perf()
-        try:
-            result = yield from fn(*args, **kwargs)
-        except GeneratorExit:
-            site.record_ok(stats, perf() - start)  # the consumer stopped early
-            raise
-        except BaseException as exc:
-            site.record_error(stats, perf() - start, exc)
-            _drop_own_frame(exc)
-            raise
-        site.record_ok(stats, perf() - start)
-        return result
-
-    return wrapper
-
-
-def _async_gen(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
-    perf = time.perf_counter
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        stats = site.stats()
-        stats.started += 1
-        start = perf()
-        agen = fn(*args, **kwargs)
-        throwing, value = False, None
-        try:
-            while True:
-                try:
-                    item = await (agen.athrow(value) if throwing else agen.asend(value))
-                except StopAsyncIteration:
-                    break
-                try:
-                    throwing, value = False, (yield item)
-                except GeneratorExit:
-                    await agen.aclose()
-                    raise
-                except BaseException as thrown:
-                    throwing, value = True, thrown
-        except GeneratorExit:
-            site.record_ok(stats, perf() - start)
-            raise
-        except BaseException as exc:
-            site.record_error(stats, perf() - start, exc)
-            _drop_own_frame(exc)
-            raise
-        site.record_ok(stats, perf() - start)
 
     return wrapper

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rayobs import _failures, _tracing
+from rayobs._callwrap import drop_own_frame
 from rayobs._ray_patch import TRACE_KWARG
 
 
@@ -49,12 +50,6 @@ def _finish(handle: tuple[Any, Any] | None, exc: BaseException | None, name: str
         _failures.report(name, "trace", error)
 
 
-def _drop_frame(exc: BaseException, frame: Any) -> None:
-    tb = exc.__traceback__
-    if tb is not None and tb.tb_frame is frame:
-        exc.__traceback__ = tb.tb_next
-
-
 def _sync(inner: Callable[..., Any], attributes: dict[str, str], name: str) -> Callable[..., Any]:
     @functools.wraps(inner)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -63,7 +58,7 @@ def _sync(inner: Callable[..., Any], attributes: dict[str, str], name: str) -> C
             result = inner(*args, **kwargs)
         except BaseException as exc:
             _finish(handle, exc, name)
-            _drop_frame(exc, inspect.currentframe())
+            drop_own_frame(exc, inspect.currentframe())
             raise
         _finish(handle, None, name)
         return result
@@ -81,7 +76,7 @@ def _coroutine(
             result = await inner(*args, **kwargs)
         except BaseException as exc:
             _finish(handle, exc, name)
-            _drop_frame(exc, inspect.currentframe())
+            drop_own_frame(exc, inspect.currentframe())
             raise
         _finish(handle, None, name)
         return result
@@ -125,7 +120,7 @@ def _generator(
             raise
         except BaseException as exc:
             _finish(_detached(handle), exc, name)
-            _drop_frame(exc, inspect.currentframe())
+            drop_own_frame(exc, inspect.currentframe())
             raise
         _finish(_detached(handle), None, name)
         return result
@@ -165,7 +160,7 @@ def _async_gen(
             raise
         except BaseException as exc:
             _finish(_detached(handle), exc, name)
-            _drop_frame(exc, inspect.currentframe())
+            drop_own_frame(exc, inspect.currentframe())
             raise
         _finish(_detached(handle), None, name)
 

@@ -176,3 +176,29 @@ def test_async_generator_wrapper_passes_values_and_exceptions_through() -> None:
     with capture_metrics() as m:
         assert asyncio.run(drive()) == [None, "a", "caught"]
     assert m.histogram("u_agen_seconds").count == 1  # type: ignore[union-attr]
+
+
+def test_timers_and_exception_counters_leave_tracebacks_clean() -> None:
+    import traceback
+
+    errors = rayobs.Counter("u_tb_errors")
+    h = rayobs.Histogram("u_tb_seconds", boundaries=(1,), unit="seconds")
+
+    @errors.count_exceptions()
+    @h.time()
+    def fail() -> None:
+        raise LookupError("nope")
+
+    @h.time()
+    def gen_fail():  # type: ignore[no-untyped-def]
+        yield 1
+        raise LookupError("mid-stream")
+
+    with capture_metrics():
+        with pytest.raises(LookupError) as first:
+            fail()
+        with pytest.raises(LookupError) as second:
+            list(gen_fail())
+    for info in (first, second):
+        lines = traceback.format_exception(info.value)
+        assert [line for line in lines if "rayobs" in line] == [], lines
