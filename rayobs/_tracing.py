@@ -105,7 +105,7 @@ def _ray_ids() -> dict[str, str]:
         ctx = ray.get_runtime_context()
         if _state.job_id is None:
             _state.job_id = ctx.get_job_id()
-        ids["ray.job_id"] = _state.job_id  # type: ignore[assignment]
+        ids["ray.job_id"] = _state.job_id
         task_id = ctx.get_task_id()
         if task_id:
             ids["ray.task_id"] = task_id
