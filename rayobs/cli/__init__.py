@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Explain an exit status: signals, OOM kills, K8s reasons.",
     ),
     "inspect": ("rayobs.cli._inspect", "inspect_command", "Name what Ray cannot pickle, by path."),
+    "k8s": (
+        "rayobs.cli._k8s",
+        "k8s",
+        "Kubernetes manifests: PodMonitors, alert rules, dashboard ConfigMaps, a RayCluster.",
+    ),
     "launch": (
         "rayobs.cli._launch",
         "launch",
