@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rayobs._catalog import DURATION_BUCKETS
+from rayobs.dashboards import _promql as dashboards_promql
 
 # ---- shared by the PodMonitors, the RayCluster example, the alerts and the dashboards ----
 
@@ -20,7 +21,7 @@ from rayobs._catalog import DURATION_BUCKETS
 # label under the name the dashboards' cluster variable reads.
 NODE_TYPE_LABEL = "ray.io/node-type"
 CLUSTER_POD_LABEL = "ray.io/cluster"
-CLUSTER_LABEL = "ray_io_cluster"
+CLUSTER_LABEL = dashboards_promql.CLUSTER_LABEL  # ray_io_cluster
 
 # Named container ports: a PodMonitor endpoint refers to a port by its name.
 METRICS_PORT = ("metrics", 8080)  # every node's metrics agent (ray start --metrics-export-port)

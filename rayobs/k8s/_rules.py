@@ -16,7 +16,7 @@ from typing import Any
 
 from rayobs import _catalog
 from rayobs._handles import Counter, Gauge, Histogram
-from rayobs._spec import Kind
+from rayobs.dashboards import _promql as dashboards_promql
 from rayobs.k8s._params import (
     CLUSTER_LABEL,
     HEAD_CONTAINER,
@@ -28,7 +28,7 @@ from rayobs.k8s._params import (
 )
 
 RULE_NAME = "rayobs-alerts"
-RAY_PREFIX = "ray_"  # Ray's metrics agent prefixes every exported name
+RAY_PREFIX = dashboards_promql.RAY_PREFIX  # Ray's agent prefixes every exported name
 
 # Ray's own metrics (Ray 2.60; names as exported).
 RAY_WORKER_EVICTIONS = "ray_memory_manager_worker_eviction_total"
@@ -46,20 +46,14 @@ CALL = (*CLUSTER, "kind", "name")
 
 
 def exported(handle: Counter | Gauge | Histogram, suffix: str = "") -> str:
-    """The name Prometheus stores for a catalog metric recorded on Ray.
+    """The name Prometheus stores for a catalog metric recorded on Ray (as the dashboards).
 
     >>> exported(_catalog.CALLS)
     'ray_rayobs_calls_total'
     >>> exported(_catalog.CALL_DURATION, "_bucket")
     'ray_rayobs_call_duration_seconds_bucket'
     """
-    spec = handle.spec
-    name = RAY_PREFIX + spec.name
-    if spec.kind is Kind.COUNTER:
-        return name + "_total"
-    if spec.kind is Kind.HISTOGRAM:
-        return name + (suffix or "_bucket")
-    return name
+    return dashboards_promql.exported(handle.spec, suffix)
 
 
 def _by(labels: tuple[str, ...]) -> str:
