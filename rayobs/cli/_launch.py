@@ -142,7 +142,8 @@ def launch(
 
     if memory_path is not None:
         _say(
-            f"wrote {memory_path} ({outcome.samples} samples, peak {outcome.peak_mib:,.1f} MiB); "
+            f"wrote {memory_path} ({outcome.samples} sample{'' if outcome.samples == 1 else 's'}, "
+            f"peak {outcome.peak_mib:,.1f} MiB); "
             f"rayobs profile report {shlex.quote(str(memory_path))}"
         )
     if cpu_path is not None:

@@ -1,17 +1,24 @@
-"""Plot an mprof profile: total memory, the main process and each child process over time.
+"""Plot an mprof profile: total memory on top, each process below, over the same time axis.
 
-Uses matplotlib's Agg backend (no display needed) through its object API, so
-plotting never touches pyplot's global state or a user's backend choice.
+The total (every process's RSS summed) dwarfs any single process, so the
+processes get their own panel and scale: a leaking actor or a spiking task
+stays visible next to a 1.5 GiB total. Uses matplotlib's Agg backend through
+its object API, so plotting needs no display and never touches pyplot's global
+state or a user's backend choice.
 """
 
 from __future__ import annotations
 
 import bisect
 from pathlib import Path
+from typing import Any
 
 from rayobs.profiling._mprof import MemoryProfile, Series
 
 MAX_CHILD_LINES = 8  # the largest children get a line each; the rest are summed
+_COLORS = ["tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
+_COLORS += ["tab:olive", "tab:cyan"]
+_STYLES = ["-", "--", ":"]  # children often sit at similar sizes: vary more than colour
 
 
 def plot_memory(
@@ -26,49 +33,62 @@ def plot_memory(
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    minutes = profile.duration > 600
-    scale = 60.0 if minutes else 1.0
+    scale = 60.0 if profile.duration > 600 else 1.0
 
     def xs(series: Series) -> list[float]:
         return [t / scale for t in series.times]
 
-    fig = Figure(figsize=(11, 6), dpi=110, layout="constrained")
+    fig = Figure(figsize=(11, 7), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    total = profile.total
-    ax.plot(
-        xs(total),
-        total.mib,
-        color="black",
-        linewidth=2.2,
-        label=f"total (RSS summed), peak {total.peak_mib:,.0f}",
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.7))
+    fig.suptitle(
+        title or f"Memory over time: {_command(profile)}", fontsize=12, x=0.01, ha="left"
     )
+
+    total = profile.total
+    top.plot(xs(total), total.mib, color="black", linewidth=2.0)
+    top.set_title(
+        f"all {1 + len(profile.children)} processes, RSS summed ({profile.samples} samples over "
+        f"{profile.duration:,.1f} s)",
+        fontsize=9.5,
+        loc="left",
+    )
+    if total.mib:
+        i = max(range(len(total.mib)), key=total.mib.__getitem__)
+        x, y = total.times[i] / scale, total.mib[i]
+        top.plot([x], [y], "o", color="black", markersize=4)
+        # In the headroom above the curve (see _style's margins), never across it.
+        top.text(
+            0.99,
+            0.97,
+            f"peak {y:,.0f} MiB at {total.times[i]:,.1f} s",
+            transform=top.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+        )
+
     main_label = profile.main.label if profile.main.pid else "main process"
-    ax.plot(
+    bottom.plot(
         xs(profile.main),
         profile.main.mib,
         color="tab:blue",
-        linewidth=1.6,
+        linewidth=1.8,
         label=f"main: {main_label}, peak {profile.main.peak_mib:,.0f}",
     )
-
-    shown = profile.children[:max_children]
-    colors = ["tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
-    colors += ["tab:olive", "tab:cyan"]
-    styles = ["-", "--", ":"]  # children often sit at similar sizes: vary more than colour
-    for i, child in enumerate(shown):
-        ax.plot(
+    for i, child in enumerate(profile.children[:max_children]):
+        bottom.plot(
             xs(child),
             child.mib,
-            color=colors[i % len(colors)],
-            linestyle=styles[(i // len(colors)) % len(styles)],
-            linewidth=1.2,
+            color=_COLORS[i % len(_COLORS)],
+            linestyle=_STYLES[(i // len(_COLORS)) % len(_STYLES)],
+            linewidth=1.3,
             label=f"{child.label}, peak {child.peak_mib:,.0f}",
         )
     rest = profile.children[max_children:]
     if rest:
         other = _summed(rest, total)
-        ax.plot(
+        bottom.plot(
             xs(total),
             other,
             color="0.45",
@@ -76,43 +96,32 @@ def plot_memory(
             linestyle="--",
             label=f"{len(rest)} other processes (summed), peak {max(other, default=0):,.0f}",
         )
-
-    if total.mib:
-        i = max(range(len(total.mib)), key=total.mib.__getitem__)
-        ax.annotate(
-            f"peak {total.mib[i]:,.0f} MiB",
-            xy=(total.times[i] / scale, total.mib[i]),
-            xytext=(0, 8),
-            textcoords="offset points",
-            ha="center",
-            fontsize=9,
-        )
-        ax.plot([total.times[i] / scale], [total.mib[i]], "o", color="black", markersize=4)
-    fig.suptitle(title or f"Memory over time: {_command(profile)}", fontsize=12, x=0.01, ha="left")
-    ax.set_title(
-        f"{1 + len(profile.children)} processes, {profile.samples} samples over "
-        f"{profile.duration:,.1f} s",
-        fontsize=9,
-        color="0.35",
-        loc="left",
-    )
-    ax.set_xlabel("time since start (min)" if minutes else "time since start (s)")
-    ax.set_ylabel("resident memory (MiB)")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, color="0.9")
-    ax.legend(
+    bottom.set_title("each process", fontsize=9.5, loc="left")
+    bottom.set_xlabel("time since start (min)" if scale == 60 else "time since start (s)")
+    bottom.legend(
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         fontsize=8.5,
         frameon=False,
         title="process (pid), peak MiB",
         title_fontsize=8.5,
+        alignment="left",
     )
+    for ax in (top, bottom):
+        _style(ax, FuncFormatter(lambda v, _: f"{v:,.0f}"))
     out = Path(output)
     fig.savefig(out)
     return out
+
+
+def _style(ax: Any, formatter: Any) -> None:
+    ax.set_ylabel("resident memory (MiB)")
+    ax.yaxis.set_major_formatter(formatter)
+    ax.set_xlim(left=0)
+    ax.margins(y=0.2)  # headroom above the highest point, for the peak label
+    ax.autoscale_view()
+    ax.set_ylim(0, ax.get_ylim()[1])
+    ax.grid(True, color="0.9")
 
 
 def _command(profile: MemoryProfile, limit: int = 80) -> str:

@@ -125,7 +125,7 @@ def test_plot_writes_a_real_picture(tmp_path: Path, mprof_file: Path) -> None:
     assert result.stdout == f"wrote {out}\n"
     pixels = matplotlib.image.imread(out)
     height, width = pixels.shape[:2]
-    assert (width, height) == (1210, 660)
+    assert (width, height) == (1210, 770)
     colours = {tuple(p) for p in pixels.reshape(-1, pixels.shape[2])[::7].tolist()}
     assert len(colours) > 50  # lines, text and a legend, not a blank canvas
 
