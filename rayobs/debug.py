@@ -207,6 +207,7 @@ def _probe(host: str, port: int, timeout: float) -> tuple[str, int] | str:
         return f"name lookup for {host!r} took more than {timeout:g}s"
     if isinstance(found[0], OSError):
         return f"cannot resolve {host!r}: {found[0]}"
+    why = f"no IPv4 address for {host!r}"
     for *_, sockaddr in found[0]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -215,8 +216,8 @@ def _probe(host: str, port: int, timeout: float) -> tuple[str, int] | str:
             with socket.create_connection(sockaddr[:2], timeout=remaining):
                 return (str(sockaddr[0]), int(sockaddr[1]))
         except OSError as exc:
-            last = exc
-    return f"{type(last).__name__}: {last}" if found[0] else f"no address for {host!r}"
+            why = f"{type(exc).__name__}: {exc}"
+    return why
 
 
 class _HandshakeTimeout(Exception):
