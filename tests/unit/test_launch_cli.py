@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -217,3 +218,21 @@ def test_unwritable_output_dir(tmp_path: Path) -> None:
     [line] = result.stderr.splitlines()
     assert line.startswith(f"rayobs: error: cannot write profiles to {blocker / 'sub'}")
     assert not marker.exists()
+
+
+def test_as_pid_1_a_killed_program_gives_128_plus_the_signal(tmp_path: Path) -> None:
+    """A container's PID 1 cannot die of its own signal: rayobs exits 143 for SIGTERM instead."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "--pid", "--fork", "true"]).returncode != 0:
+        pytest.skip("needs unshare and permission to create a PID namespace")
+    code = (
+        "import os, signal; print(os.getppid(), flush=True); os.kill(os.getpid(), signal.SIGTERM)"
+    )
+    result = subprocess.run(
+        [unshare, "--pid", "--fork", *LAUNCH, "--memory", "-o", str(tmp_path), "--", *py(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout == "1\n"  # rayobs was PID 1 in the namespace
+    assert result.returncode == 128 + signal.SIGTERM
