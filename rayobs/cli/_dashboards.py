@@ -221,8 +221,9 @@ def preview(
     window = Window.last(_seconds(since), scrape_interval=_seconds(scrape_interval))
     panels = evaluate(view, server, window, chosen)
     plot(view.title, panels, output, f"{prometheus_url}, last {since}")
-    empty = [p.panel.title for p in panels if p.panel.targets and p.empty]
-    click.echo(f"wrote {output} ({len(panels)} panels, {len(empty)} without data)")
+    charted = [p for p in panels if p.panel.type != "row"]
+    empty = [p.panel.title for p in charted if p.empty]
+    click.echo(f"wrote {output} ({len(charted)} panels, {len(empty)} without data)")
 
 
 def _find(name: str) -> dict[str, Any]:

@@ -321,3 +321,13 @@ def test_importing_rayobs_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_docs_name_every_panel(rendered: tuple[_export.Rendered, ...]) -> None:
+    doc = (REPO / "docs" / "grafana.md").read_text()
+    for item in rendered:
+        assert f"`{item.file_name}`" in doc
+        for panel in _panels(item.data):
+            if item.file_name.startswith("app-"):
+                continue  # named after the module's handles, shown by example
+            assert f"| {panel['title']} |" in doc, panel["title"]
