@@ -120,10 +120,12 @@ def launch(
         else resolved.argv
     )
     shown = _short(shlex.join(command))
-    if memory_path is not None:
-        _say(f"memory of `{shown}` and its children every {interval:g}s -> {memory_path}")
-    if cpu_path is not None:
-        _say(f"CPU profile of `{shown}` (main thread) -> {cpu_path}")
+
+    def started(pid: int) -> None:
+        if memory_path is not None:
+            _say(f"memory of `{shown}` and its children every {interval:g}s -> {memory_path}")
+        if cpu_path is not None:
+            _say(f"CPU profile of `{shown}` (main thread) -> {cpu_path}")
 
     try:
         if memory_path is not None:
@@ -134,10 +136,13 @@ def launch(
                     interval=interval,
                     cmdline=shlex.join(command),
                     name=resolved.label,
+                    on_start=started,
                 )
         else:
-            outcome = supervise(argv)
+            outcome = supervise(argv, on_start=started)
     except OSError as exc:
+        if memory_path is not None:
+            memory_path.unlink(missing_ok=True)  # the program never ran: no empty profile
         fail(f"cannot run {command[0]}: {exc.strerror or exc}")
 
     if memory_path is not None:

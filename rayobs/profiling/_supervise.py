@@ -21,7 +21,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -72,13 +72,14 @@ def supervise(
     interval: float = 1.0,
     cmdline: str = "",
     name: str = "",
+    on_start: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run ``argv`` to completion and return how it ended.
 
     With ``memory_out``, the child's memory and that of every descendant is
     written there in mprof's format every ``interval`` seconds; ``cmdline`` and
-    ``name`` label the command in that file.
-    Raises ``OSError`` if the command cannot be started.
+    ``name`` label the command in that file. ``on_start(pid)`` runs once the
+    command has started. Raises ``OSError`` if it cannot be started.
     """
     early: list[int] = []
 
@@ -88,6 +89,8 @@ def supervise(
     with _signals_redirected(remember):
         started = time.time()
         child = subprocess.Popen(list(argv))
+        if on_start is not None:
+            on_start(child.pid)
         recorder: Recorder | None = None
         if memory_out is not None:
             from rayobs.profiling import _mprof  # imports memory_profiler

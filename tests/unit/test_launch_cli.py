@@ -209,6 +209,16 @@ def test_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_that_cannot_be_executed(tmp_path: Path) -> None:
+    script = tmp_path / "job.sh"
+    script.write_text("echo hi\n")  # not executable
+    out = tmp_path / "out"
+    result = launch("--memory", "-o", str(out), "--", str(script))
+    assert result.returncode == 2
+    assert result.stderr == f"rayobs: error: cannot run {script}: Permission denied\n"
+    assert list(out.iterdir()) == []
+
+
 def test_unwritable_output_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
