@@ -48,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "launch",
         "Run a command (ray start, python job.py) under mprof and/or cProfile.",
     ),
+    "memory": (
+        "rayobs.cli._memory",
+        "memory",
+        "What holds memory in a running cluster: references, store stats, leak hints, diffs.",
+    ),
     "profile": (
         "rayobs.cli._profile",
         "profile",

@@ -1,0 +1,321 @@
+"""``rayobs memory``: what holds memory in a running cluster; snapshots and their diff.
+
+``rayobs memory [OPTIONS]`` dumps the references (the group's own action),
+``rayobs memory snapshot -o FILE`` saves one, ``rayobs memory diff A B``
+compares two. Ray is imported only to read a cluster; what Ray's native client
+writes to file descriptor 2 while it retries is kept off the terminal so that a
+failure reads as one line.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from rayobs.cli._diagnose import native_stderr_silenced
+from rayobs.cli._errors import fail
+from rayobs.memory._analysis import GroupBy, SortBy, analyze
+from rayobs.memory._diff import diff_snapshots
+from rayobs.memory._hints import LARGE_DRIVER_REF_BYTES, leak_hints
+from rayobs.memory._model import MemorySnapshot
+from rayobs.memory._render import (
+    diff_to_dict,
+    diff_to_text,
+    report_to_dict,
+    report_to_text,
+    stats_to_dict,
+    stats_to_text,
+    to_json,
+)
+from rayobs.memory._snapshot_io import SnapshotFileError, load_snapshot, snapshot_to_dict
+from rayobs.memory._units import Units, format_bytes, parse_size
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+class _OneLineCommand(click.Command):
+    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+class _OneLineGroup(click.Group):
+    """A group whose own usage errors, and unknown subcommands, are one line too."""
+
+    command_class = _OneLineCommand
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            fail(exc.format_message())
+
+
+def _choice(enum: type[Enum]) -> click.Choice[str]:
+    return click.Choice([member.value for member in enum])
+
+
+def _address_option(function: Any) -> Any:
+    return click.option(
+        "--address",
+        metavar="A",
+        help="The cluster's GCS address (127.0.0.1:6379). Default: RAY_ADDRESS, then the "
+        "latest local cluster.",
+    )(function)
+
+
+def _timeout_option(function: Any) -> Any:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=1.0, max=120.0),
+        default=8.0,
+        show_default=True,
+        help="Seconds to wait for the cluster to answer.",
+    )(function)
+
+
+def _collect(address: str | None, timeout: float) -> MemorySnapshot:
+    from rayobs.memory._collect import ClusterUnavailable, RayInternalsChanged, collect_snapshot
+
+    try:
+        with native_stderr_silenced():
+            return collect_snapshot(address, timeout=timeout)
+    except (ClusterUnavailable, RayInternalsChanged) as exc:
+        fail(str(exc))
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        click.echo(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as sink:
+            sink.write(text + "\n")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@click.group(
+    "memory",
+    cls=_OneLineGroup,
+    invoke_without_command=True,
+    context_settings=_SETTINGS,
+)
+@_address_option
+@click.option(
+    "--group-by",
+    type=_choice(GroupBy),
+    default=GroupBy.NODE.value,
+    show_default=True,
+    help="Group references by node, owner process, call site or reference type.",
+)
+@click.option(
+    "--sort-by",
+    type=_choice(SortBy),
+    default=SortBy.SIZE.value,
+    show_default=True,
+    help="Order groups and references by bytes, reference count or pid.",
+)
+@click.option(
+    "--units",
+    type=_choice(Units),
+    default=Units.AUTO.value,
+    show_default=True,
+    help="Units of the table's sizes (decimal: 1 KB = 1000 B). JSON is always in bytes.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), metavar="N", help="List at most N references per group."
+)
+@click.option("--stats-only", is_flag=True, help="Only the object store stats.")
+@click.option(
+    "--large-ref",
+    metavar="SIZE",
+    default=f"{LARGE_DRIVER_REF_BYTES // 10**6}MB",
+    show_default=True,
+    help="Size from which a driver's reference is reported as large (100MB, 1.5GB, 4096).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=_choice(OutputFormat),
+    default=OutputFormat.TABLE.value,
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@_timeout_option
+@click.pass_context
+def memory(
+    ctx: click.Context,
+    address: str | None,
+    group_by: str,
+    sort_by: str,
+    units: str,
+    top: int | None,
+    stats_only: bool,
+    large_ref: str,
+    output_format: str,
+    output: str | None,
+    timeout: float,
+) -> None:
+    """Show every object reference held in a running Ray cluster, and what may leak.
+
+    Like `ray memory`, without `ray.init`: one record per reference (object id,
+    size, reference type, holding process, owner, call site when recorded, task
+    status), object store stats, and leak hints: references whose owner died,
+    objects captured in other objects, large driver references, the call sites
+    holding the most bytes. Token authentication follows RAY_AUTH_MODE,
+    RAY_AUTH_TOKEN and RAY_AUTH_TOKEN_PATH.
+
+    \b
+    Examples:
+      rayobs memory --address 127.0.0.1:6379
+      rayobs memory --group-by callsite --top 5 --format json -o now.json
+      rayobs memory snapshot -o before.json   (later: -o after.json)
+      rayobs memory diff before.json after.json
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"address": address, "timeout": timeout}
+        _only_shared_options(ctx)
+        return
+    try:
+        large_bytes = parse_size(large_ref)
+    except ValueError as exc:
+        fail(f"--large-ref: {exc}")
+    snapshot = _collect(address, timeout)
+    unit = Units(units)
+    as_json = OutputFormat(output_format) is OutputFormat.JSON
+    if stats_only:
+        text = to_json(stats_to_dict(snapshot)) if as_json else stats_to_text(snapshot, unit)
+        _emit(text, output)
+        return
+    report = analyze(snapshot, GroupBy(group_by), SortBy(sort_by), top)
+    hints = leak_hints(snapshot, large_bytes=large_bytes)
+    if as_json:
+        _emit(to_json(report_to_dict(report, hints)), output)
+    else:
+        _emit(report_to_text(report, hints, unit), output)
+
+
+_SHARED = {"address", "timeout"}
+
+
+def _only_shared_options(ctx: click.Context) -> None:
+    """Dump options before a subcommand would be silently ignored: refuse them."""
+    misplaced = [
+        param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0]
+        for param in ctx.command.params
+        if param.name not in _SHARED
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT
+    ]
+    if misplaced:
+        fail(
+            f"{', '.join(misplaced)} does not apply to `rayobs memory {ctx.invoked_subcommand}`: "
+            f"see `rayobs memory {ctx.invoked_subcommand} --help`"
+        )
+
+
+@memory.command("snapshot", context_settings=_SETTINGS)
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    required=True,
+    help="Where to write the snapshot ('-': stdout).",
+)
+@_address_option
+@_timeout_option
+@click.pass_context
+def snapshot_command(ctx: click.Context, output: str, address: str | None, timeout: float) -> None:
+    """Save every reference and the store stats to a JSON file, for `rayobs memory diff`.
+
+    \b
+    Example:
+      rayobs memory snapshot -o before.json
+    """
+    shared = ctx.obj or {}
+    if address is None:
+        address = shared.get("address")
+    if ctx.get_parameter_source("timeout") is ParameterSource.DEFAULT and "timeout" in shared:
+        timeout = shared["timeout"]
+    snapshot = _collect(address, timeout)
+    _emit(to_json(snapshot_to_dict(snapshot)), output)
+    if output != "-":
+        total = sum(r.size_bytes or 0 for r in {r.object_id: r for r in snapshot.refs}.values())
+        click.echo(
+            f"wrote {len(snapshot.refs)} references ({format_bytes(total)}) to {output}",
+            err=True,
+        )
+
+
+@memory.command("diff", context_settings=_SETTINGS)
+@click.argument("before", metavar="A.json")
+@click.argument("after", metavar="B.json")
+@click.option(
+    "--units",
+    type=_choice(Units),
+    default=Units.AUTO.value,
+    show_default=True,
+    help="Units of the table's sizes. JSON is always in bytes.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), metavar="N", help="Show at most N rows per breakdown."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=_choice(OutputFormat),
+    default=OutputFormat.TABLE.value,
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+def diff_command(
+    before: str,
+    after: str,
+    units: str,
+    top: int | None,
+    output_format: str,
+    output: str | None,
+) -> None:
+    """Show what grew from snapshot A to snapshot B.
+
+    Bytes and references by call site, reference type and owner; objects new
+    and freed; store use. Snapshots come from `rayobs memory snapshot` (or
+    `rayobs memory --format json` without --top).
+
+    \b
+    Example:
+      rayobs memory diff before.json after.json --top 10
+    """
+    try:
+        old, new = load_snapshot(before), load_snapshot(after)
+    except SnapshotFileError as exc:
+        fail(str(exc))
+    changes = diff_snapshots(old, new)
+    if OutputFormat(output_format) is OutputFormat.JSON:
+        _emit(to_json(diff_to_dict(changes, top)), output)
+    else:
+        _emit(diff_to_text(changes, Units(units), top), output)
