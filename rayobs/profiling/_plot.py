@@ -41,9 +41,7 @@ def plot_memory(
     fig = Figure(figsize=(11, 7), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.7))
-    fig.suptitle(
-        title or f"Memory over time: {_command(profile)}", fontsize=12, x=0.01, ha="left"
-    )
+    fig.suptitle(title or f"Memory over time: {_command(profile)}", fontsize=12, x=0.01, ha="left")
 
     total = profile.total
     top.plot(xs(total), total.mib, color="black", linewidth=2.0)
