@@ -29,14 +29,32 @@ def missing_extra(package: str, extra: str) -> NoReturn:
 
 
 def run(command: click.Command, argv: list[str] | None = None) -> Any:
-    """Run ``command``; turn anything unexpected into one line and exit 2."""
+    """Run ``command``: every error is one line on stderr, never a traceback.
+
+    Usage errors of any command (unknown option, missing argument, bad choice)
+    become ``rayobs: error: ...`` with exit code 2, like every other bad input,
+    instead of click's multi-line usage block.
+    """
     try:
-        return command.main(args=argv, prog_name="rayobs", standalone_mode=True)
+        result = command.main(args=argv, prog_name="rayobs", standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `rayobs`: the help, not an error
+            click.echo(exc.format_message())
+            sys.exit(0)
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"rayobs: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
         click.echo("rayobs: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # last resort: the message, not a traceback
         click.echo(f"rayobs: error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    # click returns the exit code of ctx.exit(n) (and of --help/--version); commands
+    # that return normally exit 0
+    sys.exit(result if isinstance(result, int) else 0)
