@@ -218,15 +218,17 @@ def memory(
         _emit(report_to_text(report, hints, unit), output)
 
 
+# Options that `snapshot` also accepts before its name (`rayobs memory --address A snapshot`).
 _SHARED = {"address", "timeout"}
 
 
 def _only_shared_options(ctx: click.Context) -> None:
     """Dump options before a subcommand would be silently ignored: refuse them."""
+    allowed = _SHARED if ctx.invoked_subcommand == "snapshot" else set()
     misplaced = [
         param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0]
         for param in ctx.command.params
-        if param.name not in _SHARED
+        if param.name not in allowed
         and param.name is not None
         and ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT
     ]

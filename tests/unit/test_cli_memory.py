@@ -158,6 +158,7 @@ def test_diff_of_bad_files(tmp_path: Path, snapshots: tuple[Path, Path]) -> None
         (["memory", "snapshot"], "Missing option '--output'"),
         (["memory", "--format", "json", "diff", "a", "b"], "--format does not apply"),
         (["memory", "--top", "3", "snapshot", "-o", "x"], "--top does not apply"),
+        (["memory", "--address", "127.0.0.1:1", "diff", "a", "b"], "--address does not apply"),
         (["memory", "--address", "http://127.0.0.1:8265"], "not a URL"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
