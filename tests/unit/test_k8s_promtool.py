@@ -20,7 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
 TESTS = REPO / "tests" / "data" / "promtool" / "rayobs-alerts.test.yaml"
 # Commands being added by other work; named by the alerts already.
-PLANNED_COMMANDS = {"memory"}
 
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="no promtool (Debian's prometheus package)"
@@ -83,7 +82,7 @@ def test_every_alert_points_to_a_runbook_and_a_next_step() -> None:
         assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#{alert.name.lower()}"
         assert alert.severity in {"info", "warning", "critical"}
         if alert.command is not None:
-            assert alert.command in set(COMMANDS) | PLANNED_COMMANDS, alert.name
+            assert alert.command in COMMANDS, alert.name
             assert re.search(rf"rayobs {alert.command}\b", alert.description), alert.name
 
 
