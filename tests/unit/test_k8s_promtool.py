@@ -19,7 +19,6 @@ from rayobs.k8s._rules import RAY_PREFIX
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
 TESTS = REPO / "tests" / "data" / "promtool" / "rayobs-alerts.test.yaml"
-# Commands being added by other work; named by the alerts already.
 
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="no promtool (Debian's prometheus package)"
