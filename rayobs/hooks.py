@@ -112,6 +112,15 @@ def setup_worker(options: HookOptions | None = None) -> None:
         _step("rss", lambda: _start_rss_sampler(float(resolved.rss_interval or 0)))
     if resolved.pycharm:
         _step("pycharm", lambda: _attach(resolved.pycharm or ""))
+    if _config.get(_config.TRACE_EXPORTER).strip() or _config.get(_config.OTEL_METRICS).strip():
+        _step("otel", _setup_otel)
+
+
+def _setup_otel() -> None:
+    """Traces and OTel metrics from ``RAYOBS_TRACE_EXPORTER`` / ``RAYOBS_OTEL_METRICS``."""
+    from rayobs import otel
+
+    otel.setup_worker()
 
 
 def worker_hook(

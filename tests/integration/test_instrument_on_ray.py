@@ -436,3 +436,27 @@ def test_a_broken_backend_never_harms_the_call(ray_driver: RayCluster) -> None:
     assert results == [10 / (i + 1) for i in range(50)]
     assert failures, "the failures were not counted"
     assert all("ConnectionError" in key for key in failures)
+
+
+# ---------------------------------------------------------------- per-call memory
+
+
+def allocate(megabytes: int) -> int:
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)
+
+
+def test_memory_option_on_a_ray_task(ray_driver: RayCluster, prometheus: Prometheus) -> None:
+    task = ray.remote(rayobs.instrument(allocate, name="matrix_memory", memory=True))
+    assert ray.get([task.remote(80), task.remote(80)]) == [80 * 1024 * 1024] * 2
+    prometheus.wait_for(
+        'sum(max_over_time(ray_rayobs_call_memory_increase_bytes_count{name="matrix_memory"}[10m]))',
+        2.0,
+    )
+    # each call grew by 80 MiB: both land in the 64-256 MiB bucket
+    prometheus.wait_for(
+        'sum(max_over_time(ray_rayobs_call_memory_increase_bytes_bucket{name="matrix_memory",'
+        'le="268435456.0"}[10m])) - sum(max_over_time(ray_rayobs_call_memory_increase_bytes_bucket'
+        '{name="matrix_memory",le="67108864.0"}[10m]))',
+        2.0,
+    )

@@ -146,3 +146,17 @@ def test_worker_hook_is_a_named_function_ray_can_ship(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.glob("worker-*.prof")] != []  # written at exit
     with pytest.raises(ValueError, match="rss_interval"):
         rayobs.hooks.worker_hook(rss_interval=-1)
+
+
+def test_setup_worker_also_sets_up_opentelemetry_from_the_environment(tmp_path: Path) -> None:
+    code = (
+        "import rayobs, rayobs.hooks; rayobs.hooks.setup_worker(); "
+        "from rayobs import _registry; "
+        "traced = rayobs.instrument(lambda: 1, trace=True, name='hooked'); traced(); "
+        "import rayobs.otel; rayobs.otel.flush(); print(_registry.backend().name)"
+    )
+    env = {"RAYOBS_OTEL_METRICS": "memory", "RAYOBS_TRACE_EXPORTER": f"jsonl:{tmp_path}"}
+    assert run_python(code, env).stdout == "otel\n"
+    import rayobs.otel
+
+    assert [s["name"] for s in rayobs.otel.read_spans(tmp_path)] == ["hooked"]

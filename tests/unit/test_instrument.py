@@ -350,3 +350,33 @@ def test_recording_never_breaks_the_call_when_the_backend_is_broken() -> None:
     assert any(
         stage == "bind" or stage in ("inc", "set", "observe") for (_m, stage, _t) in failures
     )
+
+
+def test_memory_option_records_the_peak_increase_and_keeps_exceptions() -> None:
+    @rayobs.instrument(memory=True, name="grower")
+    def grow(n: int) -> int:
+        data = bytearray(n)
+        return len(data)
+
+    @rayobs.instrument(memory=True, name="memfail")
+    def fail() -> None:
+        raise ValueError("x")
+
+    with capture_metrics() as m:
+        assert grow(64 * 1024 * 1024) == 64 * 1024 * 1024
+        with pytest.raises(ValueError) as info:
+            fail()
+        rayobs.flush()
+    hist = m.histogram("rayobs_call_memory_increase_bytes", **BASE, kind="task", name="grower")
+    assert hist is not None and hist.count == 1 and hist.sum >= 32 * 1024 * 1024
+    frames = [line for line in traceback.format_exception(info.value) if "File" in line]
+    assert len(frames) == 2 and "in fail" in frames[-1]  # the caller, then the function
+    assert calls(m, "memfail", "error") == 1
+
+
+def test_memory_option_refuses_async_and_generators() -> None:
+    async def coro() -> None:
+        return None
+
+    with pytest.raises(rayobs.MetricDefinitionError, match="plain functions"):
+        rayobs.instrument(coro, memory=True)
