@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-fast lint bench prometheus clean
+.PHONY: install demo test test-fast lint bench docs prometheus clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ prometheus:
 	fi
 
 demo: install
-	$(BIN)/rayobs demo
+	$(BIN)/rayobs demo --preview out/demo-dashboard.png
 
 test: install prometheus
 	$(BIN)/python -m pytest
@@ -43,6 +43,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# The documentation site at http://127.0.0.1:8000, rebuilt on every change.
+docs: install
+	$(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
