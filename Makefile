@@ -28,7 +28,7 @@ prometheus:
 	fi
 
 demo: install
-	$(BIN)/rayobs demo --preview out/demo-dashboard.png
+	$(BIN)/rayobs demo
 
 test: install prometheus
 	$(BIN)/python -m pytest
