@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from rayobs._version import __version__
-from rayobs.cli._errors import run
+from rayobs.cli._errors import one_line_errors
 
 # command name -> (module, attribute, one-line help shown before the module loads)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -62,6 +62,23 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class _LazyGroup(click.Group):
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """In standalone mode (the console script, ``CliRunner``) errors take the one path."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        return one_line_errors(
+            lambda: super(_LazyGroup, self).main(
+                args, prog_name or "rayobs", complete_var, standalone_mode=False, **extra
+            )
+        )
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*COMMANDS, *self.commands])
 
@@ -87,4 +104,4 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``rayobs`` console script."""
-    return run(cli, argv)
+    return cli.main(argv, prog_name="rayobs")

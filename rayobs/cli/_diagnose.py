@@ -29,16 +29,6 @@ class OutputFormat(str, Enum):
     JSON = "json"
 
 
-class OneLineErrors(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Send what native code writes to fd 2 to /dev/null for the duration."""
@@ -54,9 +44,7 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-@click.command(
-    "diagnose", cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}
-)
+@click.command("diagnose", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--address",
     metavar="A",

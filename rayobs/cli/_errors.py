@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -28,15 +29,16 @@ def missing_extra(package: str, extra: str) -> NoReturn:
     fail(f"this command needs {package}: pip install 'rayobs[{extra}]'")
 
 
-def run(command: click.Command, argv: list[str] | None = None) -> Any:
-    """Run ``command``: every error is one line on stderr, never a traceback.
+def one_line_errors(invoke: Callable[[], Any]) -> NoReturn:
+    """Call ``invoke`` (a click ``main`` in non-standalone mode) and exit the process.
 
-    Usage errors of any command (unknown option, missing argument, bad choice)
-    become ``rayobs: error: ...`` with exit code 2, like every other bad input,
-    instead of click's multi-line usage block.
+    Every error is one line on stderr, never a traceback: usage errors of any
+    command (unknown option, missing argument, bad choice) become
+    ``rayobs: error: ...`` with exit code 2, like every other bad input, instead
+    of click's multi-line usage block.
     """
     try:
-        result = command.main(args=argv, prog_name="rayobs", standalone_mode=False)
+        result = invoke()
     except SystemExit:
         raise
     except click.UsageError as exc:

@@ -24,23 +24,8 @@ class OutputFormat(str, Enum):
     JSON = "json"
 
 
-class OneLineErrors(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2) instead of click's usage block.
-
-    Unknown options are passed on as arguments so negative codes (``-9``)
-    work without ``--``.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
 @click.command(
     "exit-code",
-    cls=OneLineErrors,
     context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
 )
 @click.argument("code", metavar="CODE")

@@ -15,36 +15,12 @@ from rayobs.k8s._params import DEFAULTS
 _P99_CHOICES = tuple(f"{bound:g}" for bound in DURATION_BUCKETS)
 
 
-class _OneLineErrors(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
-class _OneLineGroupErrors(click.Group):
-    """An unknown subcommand as one line (``rayobs: error: ...``, exit 2)."""
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
-@click.group(
-    "k8s", cls=_OneLineGroupErrors, context_settings={"help_option_names": ["-h", "--help"]}
-)
+@click.group("k8s", context_settings={"help_option_names": ["-h", "--help"]})
 def k8s() -> None:
     """Kubernetes manifests: PodMonitors, alert rules, dashboard ConfigMaps, a RayCluster."""
 
 
-@k8s.command("render", cls=_OneLineErrors)
+@k8s.command("render")
 @click.option(
     "--namespace",
     default=DEFAULTS.namespace,

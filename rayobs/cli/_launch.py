@@ -18,16 +18,6 @@ import click
 from rayobs.cli._errors import fail, missing_extra
 
 
-class OneLineErrors(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
 def _short(text: str, limit: int = 80) -> str:
     """One line, at most ``limit`` characters: commands can be long ``python -c`` programs."""
     text = " ".join(text.split())
@@ -40,7 +30,6 @@ def _say(message: str) -> None:
 
 @click.command(
     "launch",
-    cls=OneLineErrors,
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
 )
 @click.option("--memory", is_flag=True, help="Sample the memory of the command and its children.")

@@ -42,36 +42,6 @@ class OutputFormat(str, Enum):
 _SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-class _OneLineCommand(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
-class _OneLineGroup(click.Group):
-    """A group whose own usage errors, and unknown subcommands, are one line too."""
-
-    command_class = _OneLineCommand
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
 def _choice(enum: type[Enum]) -> click.Choice[str]:
     return click.Choice([member.value for member in enum])
 
@@ -118,7 +88,6 @@ def _emit(text: str, output: str | None) -> None:
 
 @click.group(
     "memory",
-    cls=_OneLineGroup,
     invoke_without_command=True,
     context_settings=_SETTINGS,
 )

@@ -16,40 +16,12 @@ class OutputFormat(str, Enum):
     JSON = "json"
 
 
-class OneLineErrors(click.Command):
-    """Usage errors as one line (``rayobs: error: ...``, exit 2)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
-class OneLineGroup(click.Group):
-    """A group whose unknown subcommands and options are one-line errors too."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            fail(exc.format_message())
-
-
-@click.group("profile", cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("profile", context_settings={"help_option_names": ["-h", "--help"]})
 def profile() -> None:
     """Summarise or plot cProfile stats and mprof memory files."""
 
 
-@profile.command("report", cls=OneLineErrors)
+@profile.command("report")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--top",
@@ -109,7 +81,7 @@ def report(file: Path, top: int, sort: str, match: str | None, output_format: st
         click.echo(_render.memory_to_text(loaded, top))
 
 
-@profile.command("plot", cls=OneLineErrors)
+@profile.command("plot")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--output",
