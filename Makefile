@@ -28,7 +28,7 @@ prometheus:
 	fi
 
 demo: install
-	$(BIN)/rayobs demo
+	$(BIN)/rayobs demo --preview out/demo-dashboard.png
 
 test: install prometheus
 	$(BIN)/python -m pytest
