@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import inspect
 import logging
 import socket
 import sys
@@ -336,11 +337,14 @@ def pycharm(
             )
         original: Callable[..., None] = target.__dict__.get("__init__") or target.__init__  # type: ignore[misc]
 
-        @functools.wraps(original)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             attach_pycharm(host, port, suspend)
             original(self, *args, **kwargs)
 
+        if inspect.isfunction(original):
+            # keep the user's signature and name; object.__init__ (a class with no
+            # __init__ of its own) is a C slot that has neither to copy
+            __init__ = functools.wraps(original)(__init__)
         target.__init__ = __init__  # type: ignore[misc]
         return target
 

@@ -235,3 +235,15 @@ def test_decorator_with_arguments_attaches_in_each_instance(ide: FakeIDE) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert "TRACED True" in result.stdout
+
+
+def test_pycharm_decorator_on_a_ray_actor_without_its_own_init() -> None:
+    import ray
+
+    @ray.remote
+    @rayobs.debug.pycharm
+    class NoInit:
+        def ping(self) -> int:
+            return 1
+
+    assert hasattr(NoInit, "remote")  # Ray accepted the class and read its signatures
