@@ -235,7 +235,7 @@ def _wait_until_dead(actor: Any) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            ray.get(actor.add.remote(0), timeout=30)
+            ray.get(actor.__ray_ready__.remote(), timeout=30)  # Ray's own: not counted
         except ray.exceptions.RayActorError:
             return
         time.sleep(0.5)
@@ -268,6 +268,7 @@ def test_restart_kill_and_detached_named_actors(
                 raise
             time.sleep(0.5)
     prometheus.wait_for(_init_calls(), {"ok": 2.0}, by="outcome")
+    prometheus.wait_for(calls_query("Phoenix.add"), {"ok": 2.0}, by="outcome")
     ray.kill(actor, no_restart=True)
     _wait_until_dead(actor)
 
@@ -414,7 +415,7 @@ def test_ten_thousand_calls_are_counted_exactly(
 # ---------------------------------------------------------------- never harm the app
 
 
-@ray.remote
+@ray.remote(max_calls=1)  # its own worker process: the broken backend dies with it
 def with_broken_backend(n: int) -> tuple[list[float], dict[str, int]]:
     class Broken:
         name = "broken"
@@ -423,11 +424,14 @@ def with_broken_backend(n: int) -> tuple[list[float], dict[str, int]]:
             raise ConnectionError("metrics agent gone")
 
     rayobs.configure(backend=Broken(), strict=False)
-    fn = rayobs.instrument(compute, name="never_harm")
-    results = [fn(i + 1) for i in range(n)]
-    rayobs.flush()
-    rayobs.flush()
-    failures = {"/".join(k): v for k, v in rayobs.recording_failures().items()}
+    try:
+        fn = rayobs.instrument(compute, name="never_harm")
+        results = [fn(i + 1) for i in range(n)]
+        rayobs.flush()
+        rayobs.flush()
+        failures = {"/".join(k): v for k, v in rayobs.recording_failures().items()}
+    finally:
+        rayobs.configure(backend=None)
     return results, failures
 
 
