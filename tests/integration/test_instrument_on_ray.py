@@ -446,7 +446,8 @@ def test_a_broken_backend_never_harms_the_call(ray_driver: RayCluster) -> None:
 
 
 def allocate(megabytes: int) -> int:
-    block = bytearray(megabytes * 1024 * 1024)
+    block = b"\x01" * (megabytes * 1024 * 1024)  # written, so resident (calloc'd pages are not)
+    time.sleep(0.3)  # held long enough for the 10 ms sampler to see the peak
     return len(block)
 
 
