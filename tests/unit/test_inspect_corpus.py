@@ -42,8 +42,10 @@ CASES = [
     Case(
         "example_c1_multiprocessing_pool",
         """
-        from multiprocessing import Pool
-        pool = Pool(2)
+        from multiprocessing import get_context
+        # spawn: this test process may already run Ray's threads, and forking a
+        # threaded process can deadlock the pool's workers
+        pool = get_context("spawn").Pool(2)
         def special_business(x):
             def inc(y):
                 return y + x
