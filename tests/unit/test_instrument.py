@@ -380,3 +380,20 @@ def test_memory_option_refuses_async_and_generators() -> None:
 
     with pytest.raises(rayobs.MetricDefinitionError, match="plain functions"):
         rayobs.instrument(coro, memory=True)
+
+
+def test_check_serializable_reports_every_path_at_decoration() -> None:
+    lock = threading.Lock()
+    conf = {"pool": threading.Lock()}
+
+    def handler(x: int) -> int:
+        with lock:
+            return x + len(conf)
+
+    with pytest.raises(rayobs.SerializationError) as info:
+        rayobs.instrument(handler, check_serializable=True)
+    message = str(info.value)
+    assert "handler.__closure__[lock]" in message
+    assert "handler.__closure__[conf]['pool']" in message
+    fine = rayobs.instrument(divide, check_serializable=True)  # picklable: decorated as usual
+    assert fine(4, 2) == 2.0
