@@ -7,13 +7,13 @@ of medians and ratios against a baseline measured in the same run.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+from benchmarks._env import prepare_ray_environment
+
+prepare_ray_environment()  # before any benchmark imports Ray
 
 
 def main(argv: list[str]) -> int:

@@ -7,12 +7,13 @@ call, measured inside a Ray worker. Both sides run in the same process, same run
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 try:
+    from benchmarks._env import prepare_ray_environment
     from benchmarks._timing import per_call_ns, table
 except ImportError:  # run as a script
+    from _env import prepare_ray_environment  # type: ignore[no-redef]
     from _timing import per_call_ns, table  # type: ignore[no-redef]
 
 NUMBER = 20_000
@@ -97,7 +98,7 @@ def _ray_worker_timings() -> dict[str, float]:
 
 
 def ray_rows() -> list[tuple[str, float, float, float | None]]:
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    prepare_ray_environment()
     import ray
 
     own = not ray.is_initialized()

@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from typing import Any
 
 try:
+    from benchmarks._env import prepare_ray_environment
     from benchmarks._timing import per_call_ns
 except ImportError:  # run as a script
+    from _env import prepare_ray_environment  # type: ignore[no-redef]
     from _timing import per_call_ns  # type: ignore[no-redef]
 
 NUMBER = 20_000
@@ -167,7 +168,7 @@ def _throughput(ray: Any, rounds: int = 10, n: int = 1000) -> dict[str, float]:
 
 
 def main() -> None:
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    prepare_ray_environment()
     prom = _overheads("prometheus")
     import ray
 
