@@ -18,7 +18,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from rayobs import _config, _failures
 from rayobs._errors import MetricConflictError
@@ -26,10 +26,6 @@ from rayobs._spec import MetricSpec
 from rayobs.backends import Backend, load_backend
 
 OTHER = "__other__"
-
-
-class _Handle(Protocol):
-    def _detach(self) -> None: ...
 
 
 _lock = threading.RLock()
