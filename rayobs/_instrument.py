@@ -13,6 +13,7 @@ rayobs. The wrapper closes over a picklable ``Site``, never a backend object.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -201,10 +202,13 @@ def _apply(obj: Any, options: _Options) -> Any:
         metadata = obj.__ray_metadata__
         original = metadata.modified_class.__ray_actor_class__
         _instrument_class(original, options)
-        # Ray caches method metadata (signatures included) per class: rebuild it.
-        from ray.actor import _ActorClassMethodMetadata
+        # Ray caches method metadata (signatures included) per class: rebuild it. A
+        # private cache: if Ray moves it, only the traced-method marks are affected.
+        with contextlib.suppress(Exception):
+            from ray.actor import _ActorClassMethodMetadata
 
-        _ActorClassMethodMetadata._cache.pop(metadata.actor_creation_function_descriptor, None)
+            descriptor = metadata.actor_creation_function_descriptor
+            _ActorClassMethodMetadata._cache.pop(descriptor, None)
         return _rebuild(obj, original)
     if hasattr(obj, "_function") and hasattr(obj, "_default_options"):  # a remote function
         return _rebuild(obj, _wrap(obj._function, "task", options))
