@@ -397,3 +397,34 @@ def test_check_serializable_reports_every_path_at_decoration() -> None:
     assert "handler.__closure__[conf]['pool']" in message
     fine = rayobs.instrument(divide, check_serializable=True)  # picklable: decorated as usual
     assert fine(4, 2) == 2.0
+
+
+def test_counts_not_yet_flushed_are_pushed_at_normal_exit() -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import atexit
+        tags = dict(app="", component="", team="", kind="task", name="at_exit")
+        # registered before rayobs (and its exit flush) is imported, so it runs after it
+        atexit.register(lambda: print(backend.value("rayobs_calls", **tags, outcome="ok")))
+        import rayobs
+        from rayobs.testing import MemoryBackend
+        backend = MemoryBackend()
+        rayobs.configure(backend=backend)
+        fn = rayobs.instrument(lambda: None, name="at_exit")
+        for _ in range(123):
+            fn()
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "RAYOBS_FLUSH_INTERVAL": "3600"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "123.0"
