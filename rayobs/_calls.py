@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,13 +66,25 @@ class Site:
     Pickles as its spec; the unpickled copy starts with empty stats.
     """
 
-    __slots__ = ("_gauged", "_lock", "_pushed", "_threads", "bounds", "local", "spec")
+    __slots__ = (
+        "_gauged",
+        "_lock",
+        "_pushed",
+        "_retired",
+        "_threads",
+        "bounds",
+        "local",
+        "spec",
+    )
 
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
         self.bounds: tuple[float, ...] = spec.duration.spec.boundaries
         self.local = threading.local()
-        self._threads: list[CallStats] = []
+        # (the thread, its stats); a finished thread's stats are folded into _retired,
+        # so a process that runs many short-lived threads does not grow without bound
+        self._threads: list[tuple[weakref.ref[threading.Thread], CallStats]] = []
+        self._retired = _Totals.empty(len(self.bounds))
         self._lock = threading.Lock()
         self._pushed = _Totals.empty(len(self.bounds))
         self._gauged = False  # in-flight set once on this backend
@@ -93,7 +106,7 @@ class Site:
             stats = CallStats(len(self.bounds))
             self.local.stats = stats
             with self._lock:
-                self._threads.append(stats)
+                self._threads.append((weakref.ref(threading.current_thread()), stats))
             _flusher.watch(self)
         return stats
 
@@ -111,8 +124,18 @@ class Site:
 
     def totals(self) -> _Totals:
         with self._lock:
-            threads = list(self._threads)
-        return _Totals.of(threads, len(self.bounds))
+            live = []
+            for ref, stats in self._threads:
+                thread = ref()
+                if thread is None or not thread.is_alive():  # it will never write again
+                    self._retired.add(stats)
+                else:
+                    live.append((ref, stats))
+            self._threads = live
+            total = self._retired.copy()
+        for _, stats in live:
+            total.add(stats)
+        return total
 
     def forget_pending(self) -> None:
         """Treat everything counted so far as pushed (a forked child must not push it again)."""
@@ -180,19 +203,26 @@ class _Totals:
         n = buckets + 1
         return cls(0, [0] * n, [0.0] * n, [0] * n, [0.0] * n, {})
 
-    @classmethod
-    def of(cls, threads: list[CallStats], buckets: int) -> _Totals:
-        total = cls.empty(buckets)
-        for s in threads:
-            total.started += s.started
-            for i in range(buckets + 1):
-                total.ok_buckets[i] += s.ok_buckets[i]
-                total.ok_sums[i] += s.ok_sums[i]
-                total.err_buckets[i] += s.err_buckets[i]
-                total.err_sums[i] += s.err_sums[i]
-            for name, count in list(s.errors.items()):
-                total.errors[name] = total.errors.get(name, 0) + count
-        return total
+    def add(self, s: CallStats) -> None:
+        """Add one thread's counts."""
+        self.started += s.started
+        for i in range(len(self.ok_buckets)):
+            self.ok_buckets[i] += s.ok_buckets[i]
+            self.ok_sums[i] += s.ok_sums[i]
+            self.err_buckets[i] += s.err_buckets[i]
+            self.err_sums[i] += s.err_sums[i]
+        for name, count in list(s.errors.items()):
+            self.errors[name] = self.errors.get(name, 0) + count
+
+    def copy(self) -> _Totals:
+        return _Totals(
+            self.started,
+            list(self.ok_buckets),
+            list(self.ok_sums),
+            list(self.err_buckets),
+            list(self.err_sums),
+            dict(self.errors),
+        )
 
 
 class _Flusher:

@@ -428,3 +428,19 @@ def test_counts_not_yet_flushed_are_pushed_at_normal_exit() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "123.0"
+
+
+def test_short_lived_threads_are_folded_not_kept() -> None:
+    @rayobs.instrument(name="per_thread")
+    def work() -> None:
+        return None
+
+    site = work.__rayobs_site__  # type: ignore[attr-defined]
+    with capture_metrics() as m:
+        for _ in range(200):
+            t = threading.Thread(target=lambda: [work() for _ in range(5)])
+            t.start()
+            t.join()
+        rayobs.flush()
+    assert len(site._threads) <= 1  # finished threads' counts were folded
+    assert calls(m, "per_thread", "ok") == 1000
