@@ -26,10 +26,10 @@ class Kind(str, Enum):
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TAG_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
-# Labels Ray's metrics agent attaches to every sample, plus Prometheus' own.
-RESERVED_TAG_KEYS = frozenset(
-    {"Component", "NodeAddress", "SessionName", "Version", "WorkerId", "JobId", "le", "quantile"}
-)
+# Labels Ray's metrics agent attaches to every sample.
+RAY_LABELS = frozenset({"Component", "NodeAddress", "SessionName", "Version", "WorkerId", "JobId"})
+# ...which a tag may not use, nor Prometheus' own histogram and summary labels.
+RESERVED_TAG_KEYS = RAY_LABELS | {"le", "quantile"}
 
 # Suffixes the exporters add themselves; declaring them doubles them on export.
 _RESERVED_SUFFIXES = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import urllib.request
 from collections import defaultdict
 
-# Labels Ray adds to every sample; the demo sums over them to show the user's tags.
-RAY_LABELS = frozenset({"Component", "NodeAddress", "SessionName", "Version", "WorkerId", "JobId"})
+from rayobs._spec import RAY_LABELS  # summed over, to show the user's own tags
 
 _SCRAPE_LABELS = frozenset({"__name__", "instance", "job"})
 
