@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rayobs import _local_ray
 from rayobs._local_prometheus import LocalPrometheus, free_port
 from rayobs.demo.scrape import Series, scrape, user_tags
 
@@ -49,19 +49,9 @@ class DemoResult:
 
 
 def _prepare_environment(work_dir: Path) -> None:
-    """Loopback only, quick metric exports, and an auth token that is not written to ~/.ray.
-
-    Ray reads these when it is first imported, so this runs before ``import ray``.
-    """
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    """A throwaway local Ray's environment, plus quick metric exports for the demo."""
+    _local_ray.prepare_environment(work_dir)
     os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if "RAY_AUTH_MODE" not in os.environ:
-        token = work_dir / "auth_token"
-        token.write_text(secrets.token_hex(32))
-        token.chmod(0o600)
-        os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
 
 
 def run_demo(
