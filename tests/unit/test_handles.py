@@ -10,6 +10,7 @@ import pytest
 
 import rayobs
 from rayobs.testing import capture_metrics
+from tests.tracebacks import rayobs_frames
 
 
 def test_counter_gauge_histogram_record_with_default_and_explicit_tags() -> None:
@@ -200,5 +201,4 @@ def test_timers_and_exception_counters_leave_tracebacks_clean() -> None:
         with pytest.raises(LookupError) as second:
             list(gen_fail())
     for info in (first, second):
-        lines = traceback.format_exception(info.value)
-        assert [line for line in lines if "rayobs" in line] == [], lines
+        assert rayobs_frames(info.value) == [], traceback.format_exception(info.value)

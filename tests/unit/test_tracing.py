@@ -13,6 +13,7 @@ from opentelemetry import trace
 import rayobs
 import rayobs.otel
 from rayobs import _ray_patch
+from tests.tracebacks import rayobs_frames
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_exceptions_become_span_events_and_tracebacks_stay_clean(spans: Any) -> 
 
     with pytest.raises(KeyError) as info:
         boom()
-    assert [line for line in traceback.format_exception(info.value) if "rayobs" in line] == []
+    assert rayobs_frames(info.value) == [], traceback.format_exception(info.value)
     [span] = spans()
     assert span.status.status_code.name == "ERROR"
     assert span.attributes["rayobs.outcome"] == "error"

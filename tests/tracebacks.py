@@ -1,0 +1,45 @@
+"""Which frames of a traceback run rayobs's own code.
+
+A frame belongs to rayobs when its file lies inside the imported package's
+directory, wherever the checkout is: a test file under ``~/rayobs/tests`` or
+``/src/rayobs/rayobs/tests`` is the user's code here, not rayobs's.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import rayobs
+
+PACKAGE_DIR = Path(rayobs.__file__).resolve().parent
+
+
+def rayobs_frames(exc: BaseException) -> list[str]:
+    """``file:line in function`` for every frame of ``exc`` (and of its causes) in rayobs.
+
+    >>> rayobs_frames(ValueError("no traceback"))
+    []
+    """
+    found: list[str] = []
+    pending = [traceback.TracebackException.from_exception(exc)]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found += [
+            f"{frame.filename}:{frame.lineno} in {frame.name}"
+            for frame in current.stack
+            if in_package(frame.filename)
+        ]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return found
+
+
+def in_package(filename: str) -> bool:
+    """True when ``filename`` is one of the installed rayobs package's files."""
+    if filename.startswith("<"):  # <string>, <frozen runpy>: no file
+        return False
+    return Path(filename).resolve().is_relative_to(PACKAGE_DIR)
