@@ -13,7 +13,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.harness import Prometheus, RayCluster, new_token
+from tests.harness import Prometheus, RayCluster, default_signals, new_token
+
+# However the suite was started (`nohup`, `make test &` in a script), the tests
+# and every process they start see SIGINT and SIGTERM as an interactive run does.
+default_signals()
 
 # Ray reads these once per process, when it is first imported, so they are set
 # here, before any test module can import Ray. Without the first, Ray 2.60 swaps

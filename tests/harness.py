@@ -55,6 +55,23 @@ def http_get(url: str, timeout: float = 5.0) -> str:
         return str(response.read().decode())
 
 
+def default_signals() -> None:
+    """Undo an inherited ignore of SIGINT and SIGTERM, for this process and what it starts.
+
+    A shell starts a background job (``make test &`` in a script, some CI
+    runners) with SIGINT ignored, and every process started from there inherits
+    the ignore: Ray's workers then never see the interrupt ``ray.cancel`` sends,
+    and a program killed by SIGINT just carries on. exec keeps an ignore but
+    resets a handler to the default, so with Python's own handler installed
+    here, every process started afterwards gets the default. The suite relies on
+    no other signal's default (an ignored SIGHUP, from ``nohup``, stays).
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def new_token(directory: Path) -> Path:
     """Write a fresh Ray auth token into ``directory`` and return its path."""
     path = directory / "auth_token"
@@ -133,6 +150,7 @@ class RayCluster:
         env.update(extra_env or {})
         cluster = cls(temp_dir, free_port(), free_port(), free_port(), env)
         cluster.log_path = temp_dir / "ray-start.log"
+        default_signals()  # the head, and so Ray's workers, get SIGINT's default
         command = [
             str(BIN / "ray"),
             "start",

@@ -1,8 +1,9 @@
 """``rayobs launch``: run any command under memory sampling and/or cProfile.
 
 The command keeps its stdin, stdout and stderr; rayobs writes only a few
-``rayobs launch:`` lines to stderr. Signals are passed on, and rayobs exits
-with the command's status, or dies of the same signal.
+``rayobs launch:`` lines to stderr. Signals are passed on (those the caller
+ignores, as under ``nohup``, stay ignored for both), and rayobs exits with the
+command's status, or dies of the same signal.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def launch(
     script such as `ray`, `python job.py`, `python -m pkg` or `python -c CODE`.
 
     Exit status, signals (Ctrl-C, SIGTERM from Kubernetes) and output pass
-    through. Read the files with `rayobs profile report FILE` and
-    `rayobs profile plot FILE -o memory.png`.
+    through; a signal ignored when rayobs starts (nohup, `cmd &` in a script)
+    stays ignored, by rayobs and the command alike. Read the files with
+    `rayobs profile report FILE` and `rayobs profile plot FILE -o memory.png`.
 
     \b
     Examples:

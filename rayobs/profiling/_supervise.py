@@ -8,6 +8,12 @@ whole foreground process group, so forwarding it again would deliver it twice.
 ``ray start`` moves itself into a process group of its own, so there the
 forwarded copy is the only one it gets.
 
+A signal the caller ignores stays ignored, by rayobs and by the command, as
+without rayobs: under ``nohup`` (HUP ignored) or started as ``cmd &`` from a
+script (INT and QUIT ignored) the run survives the terminal's hangup or Ctrl-C.
+The command's own children inherit that too: Ray's workers then never see the
+interrupt of a plain ``ray.cancel``.
+
 The loop waits with ``sigtimedwait`` (signals blocked, SIGCHLD included), which
 gives each signal's sender and wakes the moment the child exits, and reaps any
 orphan re-parented to it: as a container's PID 1 nobody else would.
@@ -82,11 +88,12 @@ def supervise(
     command has started. Raises ``OSError`` if it cannot be started.
     """
     early: list[int] = []
+    passed = passed_on()
 
     def remember(signum: int, frame: FrameType | None) -> None:
         early.append(signum)
 
-    with _signals_redirected(remember):
+    with _signals_redirected(remember, passed):
         started = time.time()
         child = subprocess.Popen(list(argv))
         if on_start is not None:
@@ -98,9 +105,9 @@ def supervise(
             recorder = _mprof.Recorder(
                 child.pid, memory_out, cmdline or " ".join(argv), name or Path(argv[0]).name
             )
-        with _blocked((*FORWARDED, signal.SIGCHLD)):
+        with _blocked((*passed, signal.SIGCHLD)):
             forwarded = [_forward(child.pid, s, None) for s in early]
-            status = _wait(child, recorder, interval, forwarded)
+            status = _wait(child, recorder, interval, passed, forwarded)
     if recorder is not None:
         recorder.close()
     child.returncode = status  # reaped here, not by Popen
@@ -115,14 +122,25 @@ def supervise(
     )
 
 
+def passed_on() -> tuple[signal.Signals, ...]:
+    """The signals of ``FORWARDED`` that this process does not ignore."""
+    return tuple(s for s in FORWARDED if signal.getsignal(s) != signal.SIG_IGN)
+
+
 def _wait(
     child: subprocess.Popen[bytes],
     recorder: Recorder | None,
     interval: float,
+    passed: Sequence[int],
     forwarded: list[str],
 ) -> int:
-    waited = {*FORWARDED, signal.SIGCHLD}
+    waited = {*passed, signal.SIGCHLD}
     next_sample = time.monotonic()
+    if recorder is not None:
+        # Before the first reap: a command that is over at once (`true`) still
+        # leaves one sample, of its zombie (0 MiB) at worst.
+        recorder.sample()
+        next_sample += interval
     while True:
         status = _reap(child.pid)
         if status is not None:
@@ -173,9 +191,13 @@ def _reap(pid: int) -> int | None:
 
 
 @contextlib.contextmanager
-def _signals_redirected(handler: signal._HANDLER) -> Iterator[None]:
-    """Catch the forwarded signals with ``handler`` and make SIGCHLD observable."""
-    previous = {s: signal.signal(s, handler) for s in FORWARDED}
+def _signals_redirected(handler: signal._HANDLER, passed: Sequence[int]) -> Iterator[None]:
+    """Catch the ``passed`` signals with ``handler`` and make SIGCHLD observable.
+
+    The others keep their ignore: Linux queues a blocked signal even when it is ignored,
+    so they are neither caught nor blocked, and the command inherits the ignore.
+    """
+    previous = {s: signal.signal(s, handler) for s in passed}
     # An inherited SIG_IGN for SIGCHLD would make the kernel reap the child for us.
     previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+from pathlib import Path
 
 from tests.harness import Prometheus, RayCluster
 
@@ -42,3 +45,26 @@ def test_prometheus_scrapes_the_ray_node(prometheus: Prometheus, ray_cluster: Ra
     assert [t["scrapeUrl"] for t in targets] == [
         f"http://127.0.0.1:{ray_cluster.metrics_port}/metrics"
     ]
+
+
+def _ignores(pid: int, signum: int) -> bool:
+    for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    raise AssertionError(f"no SigIgn line for pid {pid}")
+
+
+def test_the_head_and_its_workers_take_sigint_however_the_suite_was_started(
+    ray_driver: RayCluster,
+) -> None:
+    """ray.cancel interrupts a running task with SIGINT: an ignore inherited from a
+    `make test &` would reach every worker (the harness resets it)."""
+    import ray
+
+    @ray.remote
+    def worker_pid() -> int:
+        return os.getpid()
+
+    assert ray_driver.process is not None
+    pids = [ray_driver.process.pid, ray.get(worker_pid.remote(), timeout=60)]
+    assert [pid for pid in pids if _ignores(pid, signal.SIGINT)] == []

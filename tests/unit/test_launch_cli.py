@@ -246,3 +246,32 @@ def test_as_pid_1_a_killed_program_gives_128_plus_the_signal(tmp_path: Path) -> 
     )
     assert result.stdout == "1\n"  # rayobs was PID 1 in the namespace
     assert result.returncode == 128 + signal.SIGTERM
+
+
+# Prints which of HUP and INT it ignores, then finishes on its own.
+REPORTS_IGNORED = """
+    import signal, time
+    mask = next(l for l in open("/proc/self/status") if l.startswith("SigIgn:")).split()[1]
+    ignored = [s.name for s in (signal.SIGHUP, signal.SIGINT) if int(mask, 16) >> (s - 1) & 1]
+    print("ignored=" + ",".join(ignored), flush=True)
+    time.sleep(1.5)
+    print("done", flush=True)
+"""
+
+
+def test_signals_the_caller_ignores_stay_ignored_as_under_nohup(tmp_path: Path) -> None:
+    """`nohup rayobs launch ... &` from a script: the terminal's hangup and Ctrl-C end neither
+    rayobs nor the command, which inherits the ignores as it would without rayobs."""
+    proc = subprocess.Popen(
+        ["bash", "-c", 'trap "" HUP INT; exec "$@"', "bash",
+         *LAUNCH, "-o", str(tmp_path), "--", *py(REPORTS_IGNORED)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "ignored=SIGHUP,SIGINT\n"
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.read() == "done\n"
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr is not None and "killed by" not in proc.stderr.read()
+    memory, cpu = profiles(tmp_path)
+    assert memory is not None and cpu is not None  # both profilers ran to the end
