@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import os
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ class SiteSpec:
 class Site:
     """One instrumented callable in this process: its per-thread stats and what was pushed.
 
-    Pickles as its spec; the unpickled copy starts with empty stats.
+    Pickles as its spec; unpickling gives the process's site for that spec (``site_for``).
     """
 
     __slots__ = (
@@ -96,7 +97,7 @@ class Site:
             _ray_patch.install()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Site, (self.spec,))
+        return (site_for, (self.spec,))
 
     def stats(self) -> CallStats:
         """This thread's stats, created on the thread's first call."""
@@ -107,7 +108,7 @@ class Site:
             self.local.stats = stats
             with self._lock:
                 self._threads.append((weakref.ref(threading.current_thread()), stats))
-            _flusher.watch(self)
+            flusher.watch(self)
         return stats
 
     def record_ok(self, stats: CallStats, seconds: float) -> None:
@@ -185,6 +186,27 @@ class Site:
             self._gauged = True
 
 
+_sites: dict[SiteSpec, Site] = {}
+_sites_lock = threading.Lock()
+
+
+def site_for(spec: SiteSpec) -> Site:
+    """This process's one ``Site`` for ``spec``.
+
+    An instrumented callable is unpickled again wherever it travels (a task
+    argument, an actor handle): every copy counts into the same site, so a
+    process keeps one set of stats per callable, however many copies it sees.
+    """
+    try:
+        return _sites[spec]
+    except KeyError:
+        with _sites_lock:
+            site = _sites.get(spec)
+            if site is None:
+                site = _sites[spec] = Site(spec)
+            return site
+
+
 @dataclass
 class _Totals:
     started: int
@@ -226,34 +248,66 @@ class _Totals:
 
 
 class _Flusher:
-    """The daemon thread pushing every site's counts each flush interval."""
+    """The daemon thread that pushes every site's counts shortly after each call.
+
+    A Ray worker whose job has finished is ended by Ray's C++ core worker with no
+    Python code running (no signal, no ``atexit``); Ray flushes what was recorded
+    into ``ray.util.metrics`` and exits at once, as soon as a few tens of
+    milliseconds after the last result reached the driver. So counts must not
+    wait for an interval: a call arms the flusher when it starts and when it
+    ends (one attribute read while a push is already due), and the thread pushes
+    ``RAYOBS_FLUSH_DELAY`` later, coalescing every call that ends meanwhile. With
+    nothing happening it wakes once per flush interval.
+    """
 
     def __init__(self) -> None:
-        self._sites: list[Site] = []
+        self._sites: dict[Site, None] = {}  # insertion-ordered set
         self._lock = threading.Lock()
+        self._pushing = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        # True while a push is due: the hot path's only check
+        self.armed = False
 
     def watch(self, site: Site) -> None:
         with self._lock:
-            if site not in self._sites:
-                self._sites.append(site)
+            self._sites[site] = None
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="rayobs-flush", daemon=True)
                 self._thread.start()
+                # Registered now rather than at import: atexit runs the newest handler
+                # first, and a driver's Ray (imported by then) shuts its metrics down in
+                # its own atexit handler, which must come after this one.
+                atexit.register(flush)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # wrappers close over the flusher: a copy elsewhere uses that process's own
+        return (_process_flusher, ())
+
+    def poke(self) -> None:
+        """Have the thread push soon (called by an instrumented call)."""
+        self.armed = True
+        self._wake.set()
 
     def flush(self) -> None:
         with self._lock:
             sites = list(self._sites)
-        for site in sites:
-            try:
-                site.flush()
-            except Exception as exc:
-                _failures.report(site.spec.name, "flush", exc)
+        # one push at a time: two at once would both push the same difference
+        with self._pushing:
+            for site in sites:
+                try:
+                    site.flush()
+                except Exception as exc:
+                    _failures.report(site.spec.name, "flush", exc)
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(_interval())
+            if self._wake.wait(_interval()):
+                time.sleep(_delay())
+                self._wake.clear()
+            # disarm before reading the counts: a call that ends after this line arms
+            # the next push, one that ended before it is in this one
+            self.armed = False
             # strict mode raises recording failures: never let that end this thread
             with contextlib.suppress(Exception):
                 self.flush()
@@ -261,8 +315,9 @@ class _Flusher:
     def forget_pending(self) -> None:
         with self._lock:
             sites = list(self._sites)
-        for site in sites:
-            site.forget_pending()
+        with self._pushing:
+            for site in sites:
+                site.forget_pending()
 
     def rebind(self) -> None:
         with self._lock:
@@ -273,19 +328,29 @@ class _Flusher:
     def after_fork(self) -> None:
         """In a forked child: the parent pushes its own counts; start from zero."""
         self._lock = threading.Lock()
+        self._pushing = threading.Lock()
         self._thread = None
+        self._wake = threading.Event()
+        self.armed = False
         for site in self._sites:
             site._lock = threading.Lock()
             site.forget_pending()
 
 
+def _seconds(setting: _config.Setting) -> float | None:
+    raw = _config.get(setting).strip().lower()
+    if raw in ("", "auto"):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
 def _interval() -> float:
-    raw = _config.get(_config.FLUSH_INTERVAL).strip().lower()
-    if raw not in ("", "auto"):
-        try:
-            return max(float(raw), 0.05)
-        except ValueError:
-            pass
+    seconds = _seconds(_config.FLUSH_INTERVAL)
+    if seconds is not None:
+        return max(seconds, 0.05)
     from rayobs import _registry
 
     if getattr(_registry.backend(), "name", "") == "ray":
@@ -296,28 +361,37 @@ def _interval() -> float:
     return 1.0
 
 
-_flusher = _Flusher()
+def _delay() -> float:
+    seconds = _seconds(_config.FLUSH_DELAY)
+    return 0.002 if seconds is None else min(max(seconds, 0.0), 1.0)
+
+
+flusher = _Flusher()
+
+
+def _process_flusher() -> _Flusher:
+    return flusher
 
 
 def forget_pending() -> None:
     """Drop what was counted but not pushed yet (``rayobs.testing.reset``)."""
-    _flusher.forget_pending()
+    flusher.forget_pending()
 
 
 def backend_changed() -> None:
     """Called by the registry after a backend switch."""
-    _flusher.rebind()
+    flusher.rebind()
 
 
 def flush() -> None:
     """Push every instrumented call counted in this process to the metrics backend now.
 
-    Counts are pushed in the background every flush interval and at normal exit;
-    call this before reading a test backend or before a short-lived process ends.
+    Counts are pushed in the background a few milliseconds after each call
+    (``RAYOBS_FLUSH_DELAY``) and at normal exit; call this before reading a test
+    backend.
     """
-    _flusher.flush()
+    flusher.flush()
 
 
-atexit.register(flush)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_flusher.after_fork)
+    os.register_at_fork(after_in_child=flusher.after_fork)

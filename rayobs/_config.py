@@ -43,14 +43,20 @@ MAX_CARDINALITY = Setting(
     "values fold into '__other__'.",
 )
 
+FLUSH_DELAY = Setting(
+    "RAYOBS_FLUSH_DELAY",
+    "0.002",
+    "Seconds from an instrumented call's start or end to the push of its counts to the "
+    "backend; calls ending meanwhile go in the same push (at most 1).",
+)
 FLUSH_INTERVAL = Setting(
     "RAYOBS_FLUSH_INTERVAL",
     "auto",
-    "Seconds between pushes of the aggregated task and actor call metrics to the backend. "
-    "'auto' is half of Ray's metrics export interval on the ray backend, 1 otherwise.",
+    "Seconds between pushes of the task and actor call metrics while no call starts or "
+    "ends. 'auto' is half of Ray's metrics export interval on the ray backend, 1 otherwise.",
 )
 
-SETTINGS: tuple[Setting, ...] = (BACKEND, STRICT, MAX_CARDINALITY, FLUSH_INTERVAL)
+SETTINGS: tuple[Setting, ...] = (BACKEND, STRICT, MAX_CARDINALITY, FLUSH_DELAY, FLUSH_INTERVAL)
 
 # ---- worker setup hook and debugger (rayobs.hooks, rayobs.debug) ----
 

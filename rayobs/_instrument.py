@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _callwrap, _catalog, _config
-from rayobs._calls import Site, SiteSpec
+from rayobs import _calls, _callwrap, _catalog, _config
+from rayobs._calls import Site, SiteSpec, site_for
 from rayobs._errors import MetricDefinitionError
 
 T = TypeVar("T")
@@ -289,7 +289,7 @@ def _wrap(
         duration=options.duration,
         trace=options.trace,
     )
-    site = Site(spec)
+    site = site_for(spec)
     user_fn = fn
     if options.memory:
         fn = _with_memory(fn, spec)
@@ -347,9 +347,13 @@ def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException 
     """Start/finish hooks for async and generator callables (``_callwrap.wrap``)."""
     perf = time.perf_counter
 
+    flusher = _calls.flusher
+
     def start() -> tuple[Any, float]:
         stats = site.stats()
         stats.started += 1
+        if not flusher.armed:
+            flusher.poke()
         return stats, perf()
 
     def finish(token: tuple[Any, float], exc: BaseException | None) -> None:
@@ -358,6 +362,8 @@ def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException 
             site.record_ok(stats, perf() - began)
         else:
             site.record_error(stats, perf() - began, exc)
+        if not flusher.armed:
+            flusher.poke()
 
     return start, finish
 
@@ -368,6 +374,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
     perf = time.perf_counter
     bounds = site.bounds
     position = bisect.bisect_left
+    flusher = _calls.flusher
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -376,17 +383,23 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
         except AttributeError:
             stats = site.stats()
         stats.started += 1
+        if not flusher.armed:  # the in-flight change reaches the backend promptly
+            flusher.poke()
         start = perf()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             site.record_error(stats, perf() - start, exc)
+            if not flusher.armed:
+                flusher.poke()
             _callwrap.drop_own_frame(exc, sys._getframe())
             raise
         seconds = perf() - start
         i = position(bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
+        if not flusher.armed:  # pushed before Ray can end this process (_calls._Flusher)
+            flusher.poke()
         return result
 
     return wrapper

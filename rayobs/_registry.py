@@ -98,20 +98,28 @@ def use_backend(new: Backend | str | None) -> Backend | None:
     """
     if isinstance(new, str):
         new = load_backend(new)
+    _flush_calls(new)
     with _lock:
         previous = _backend
         _set_backend(new)
     return previous
 
 
+def _flush_calls(new: Backend | None) -> None:
+    """Push the calls counted so far: they belong to the backend being replaced.
+
+    Outside ``_lock``: a flush binds handles, which takes it. A failure is already
+    reported and counted; switching must not raise for it.
+    """
+    calls = sys.modules.get("rayobs._calls")
+    if calls is not None and _backend is not None and new is not _backend:
+        with contextlib.suppress(Exception):
+            calls.flush()
+
+
 def _set_backend(new: Backend | None) -> None:
     global _backend
     calls = sys.modules.get("rayobs._calls")
-    if calls is not None and _backend is not None and new is not _backend:
-        # Counts aggregated so far belong to the backend being replaced. A failure is
-        # already reported and counted; switching must not raise for it.
-        with contextlib.suppress(Exception):
-            calls.flush()
     close = getattr(_backend, "close", None)
     if close is not None and _backend is not new:
         close()
@@ -125,6 +133,7 @@ def _set_backend(new: Backend | None) -> None:
 
 def reset(*, declarations: bool = True) -> None:
     """Forget the backend, every bound child and (by default) every declaration."""
+    _flush_calls(None)
     with _lock:
         _set_backend(None)
         if declarations:

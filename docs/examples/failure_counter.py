@@ -16,7 +16,6 @@ Prometheus then has ``ray_example_divide_failures_total{error="ZeroDivisionError
 from __future__ import annotations
 
 import argparse
-import time
 
 import ray
 
@@ -57,12 +56,5 @@ if __name__ == "__main__":
         "--address",
         help="Ray cluster to join (default: the one `ray start` ran here, else a new local one)",
     )
-    parser.add_argument(
-        "--keep",
-        type=float,
-        default=15.0,
-        help="seconds to keep this job's workers alive, so Ray exports their last counts",
-    )
     args = parser.parse_args()
     main(args.address)
-    time.sleep(args.keep)

@@ -87,12 +87,5 @@ if __name__ == "__main__":
         "--address",
         help="Ray cluster to join (default: the one `ray start` ran here, else a new local one)",
     )
-    parser.add_argument(
-        "--keep",
-        type=float,
-        default=15.0,
-        help="seconds to keep this job's workers alive, so Ray exports their last counts",
-    )
     args = parser.parse_args()
     results, tracker = main(args.address)
-    time.sleep(args.keep)

@@ -1,4 +1,4 @@
-"""The quick start: one instrumented task, called for a minute, some calls failing.
+"""The quick start: one instrumented task, called twenty times, some calls failing.
 
 Start Ray with a fixed metrics port first (see docs/quickstart.md), then::
 
@@ -26,7 +26,7 @@ def resize(size: int) -> int:
     return size * 2
 
 
-def main(address: str | None = None, rounds: int = 60) -> dict[str, int]:
+def main(address: str | None = None, rounds: int = 5) -> dict[str, int]:
     """Call ``resize`` four times a round, one call failing; return the outcomes counted."""
     ray.init(address=address, ignore_reinit_error=True)
     outcomes = {"ok": 0, "error": 0}
@@ -48,6 +48,6 @@ if __name__ == "__main__":
         "--address",
         help="Ray cluster to join (default: the one `ray start` ran here, else a new local one)",
     )
-    parser.add_argument("--rounds", type=int, default=60, help="rounds of four calls")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of four calls")
     args = parser.parse_args()
     main(args.address, args.rounds)
