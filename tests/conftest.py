@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests import requires
 from tests.harness import Prometheus, RayCluster, default_signals, new_token
 
 # However the suite was started (`nohup`, `make test &` in a script), the tests
@@ -85,8 +86,7 @@ def ray_driver(ray_cluster: RayCluster) -> Iterator[RayCluster]:
 @pytest.fixture(scope="session")
 def prometheus(ray_cluster: RayCluster) -> Iterator[Prometheus]:
     """A real Prometheus scraping the Ray head's metrics port every second."""
-    if shutil.which("prometheus") is None:
-        pytest.skip("no prometheus binary: `make test` installs Debian's package when run as root")
+    requires.program("prometheus", requires.DEBIAN_PROMETHEUS)
     server = Prometheus.start([f"127.0.0.1:{ray_cluster.metrics_port}"])
     try:
         yield server

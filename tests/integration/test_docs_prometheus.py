@@ -8,17 +8,16 @@ and Prometheus must find the targets through it and scrape the metrics agent.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from rayobs._local_prometheus import LocalPrometheus
+from tests import requires
 from tests.harness import REPO, RayCluster, free_port, http_get, wait_until
 
 CONFIG = REPO / "docs" / "examples" / "prometheus-file-sd.yml"
@@ -26,9 +25,7 @@ RAY_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
 
 
 def _start(config: dict[str, Any]) -> LocalPrometheus:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("no prometheus binary: `make test` installs Debian's package when run as root")
+    binary = requires.program("prometheus", requires.DEBIAN_PROMETHEUS)
     data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-docs-", dir="/tmp"))
     config_path = data_dir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config))

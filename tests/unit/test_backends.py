@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import urllib.request
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 import rayobs
 from rayobs.backends._prometheus import PrometheusBackend
+from tests import requires
 
 
 def test_prometheus_backend_served_on_loopback() -> None:
@@ -42,7 +42,7 @@ def test_prometheus_backend_survives_a_reset_with_the_same_registry() -> None:
 
 
 def test_otel_backend_with_seconds_buckets() -> None:
-    metrics_sdk = pytest.importorskip("opentelemetry.sdk.metrics")
+    metrics_sdk = requires.module("opentelemetry.sdk.metrics", "otel")
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
     from rayobs.backends._otel import OtelBackend

@@ -18,10 +18,11 @@ from rayobs import _catalog
 from rayobs.cli import cli
 from rayobs.dashboards import _app, _builtin, _model, _promql, _read
 from rayobs.dashboards._model import PanelKind
+from tests import requires
 
-pytest.importorskip("grafana_foundation_sdk")
+requires.module("grafana_foundation_sdk", "grafana")
 
-from rayobs.dashboards import _export
+from rayobs.dashboards import _export  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "dashboards"
@@ -246,7 +247,7 @@ def test_substitution_leaves_no_variable(rendered: tuple[_export.Rendered, ...])
 
 
 def test_preview_plot_writes_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    requires.module("matplotlib", "profiling")
     from rayobs.dashboards._plot import plot
     from rayobs.dashboards._preview import PanelData, Series, TargetData
     from rayobs.dashboards._read import PanelView, TargetView

@@ -26,10 +26,11 @@ from click.testing import CliRunner
 
 from rayobs.cli import cli
 from rayobs.dashboards._grafana import GrafanaImportError, credential_from_env, folder_uid
+from tests import requires
 from tests.harness import free_port
 
-pytest.importorskip("grafana_client")
-pytest.importorskip("grafana_foundation_sdk")
+requires.module("grafana_client", "grafana")
+requires.module("grafana_foundation_sdk", "grafana")
 
 TOKEN = "glsa_test_token_that_must_never_be_printed"
 VIEWER_TOKEN = "glsa_viewer_token"

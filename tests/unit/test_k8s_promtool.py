@@ -8,21 +8,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from rayobs.cli import COMMANDS
 from rayobs.k8s import DEFAULTS, alerts
 from rayobs.k8s._params import CLUSTER_LABEL
 from rayobs.k8s._rules import RAY_PREFIX
+from tests import requires
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
 TESTS = REPO / "tests" / "data" / "promtool" / "rayobs-alerts.test.yaml"
-
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="no promtool (Debian's prometheus package)"
-)
 
 
 def _groups() -> list[dict[str, object]]:
@@ -32,10 +28,10 @@ def _groups() -> list[dict[str, object]]:
 
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    promtool = requires.program("promtool", requires.DEBIAN_PROMETHEUS)
+    return subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-@needs_promtool
 def test_promtool_checks_the_rules(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text(json.dumps({"groups": _groups()}))
     result = _promtool("check", "rules", "rules.yaml", cwd=tmp_path)
@@ -43,7 +39,6 @@ def test_promtool_checks_the_rules(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(alerts(DEFAULTS))} rules found" in result.stdout
 
 
-@needs_promtool
 def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text(json.dumps({"groups": _groups()}))
     shutil.copy(TESTS, tmp_path / TESTS.name)
@@ -51,7 +46,6 @@ def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_promtool
 def test_promtool_unit_tests_can_fail(tmp_path: Path) -> None:
     """A threshold moved so an alert no longer fires makes the unit tests fail."""
     groups = _groups()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rayobs.profiling import CpuProfile, MemoryProfile, load
+from tests import requires
 
 LAUNCH = [sys.executable, "-m", "rayobs", "launch"]
 
@@ -232,9 +232,9 @@ def test_unwritable_output_dir(tmp_path: Path) -> None:
 
 def test_as_pid_1_a_killed_program_gives_128_plus_the_signal(tmp_path: Path) -> None:
     """A container's PID 1 cannot die of its own signal: rayobs exits 143 for SIGTERM instead."""
-    unshare = shutil.which("unshare")
-    if unshare is None or subprocess.run([unshare, "--pid", "--fork", "true"]).returncode != 0:
-        pytest.skip("needs unshare and permission to create a PID namespace")
+    unshare = requires.program("unshare", "apt-get install util-linux")
+    if subprocess.run([unshare, "--pid", "--fork", "true"]).returncode != 0:
+        pytest.skip("needs permission to create a PID namespace (root, or user namespaces)")
     code = (
         "import os, signal; print(os.getppid(), flush=True); os.kill(os.getpid(), signal.SIGTERM)"
     )
