@@ -8,6 +8,24 @@
 ...     REQUESTS.inc(tags={"route": "/"})
 >>> metrics.value("doc_requests", route="/")
 2.0
+
+For a function or method decorated with ``rayobs.instrument``, ask about it
+directly, or query the catalog metrics by any subset of their tags (the
+counts are flushed for you):
+
+>>> @rayobs.instrument
+... def gen(n):
+...     return list(range(n))
+>>> with capture_metrics() as metrics:
+...     _ = gen(3)
+>>> metrics.calls(gen), metrics.errors(gen), metrics.duration(gen).count
+({'ok': 1}, {}, 1)
+>>> metrics.value("rayobs_calls", kind="task", name="gen", outcome="ok")
+1.0
+
+An unknown metric name raises ``LookupError`` naming the closest known one, an
+unknown tag key raises ``TypeError``, and tags that match no series give ``None``:
+see :class:`MemoryBackend`.
 """
 
 from __future__ import annotations
@@ -28,7 +46,15 @@ def capture_metrics(*, strict: bool = True) -> Iterator[MemoryBackend]:
     """Record every handle into a fresh in-memory backend for the duration of the block.
 
     ``strict`` (default on) makes recording failures raise, so a test sees them.
-    The previous backend and strictness are restored afterwards.
+    The previous backend and strictness are restored afterwards; calls counted
+    in the block are pushed into the yielded backend on the way out.
+
+    >>> import rayobs
+    >>> from rayobs.testing import capture_metrics
+    >>> with capture_metrics() as metrics:
+    ...     rayobs.Gauge("doc_capture_depth").set(4)
+    >>> metrics.value("doc_capture_depth")
+    4.0
     """
     previous_strict = _config._overrides.get(_config.STRICT.env)
     backend = MemoryBackend()
@@ -43,7 +69,13 @@ def capture_metrics(*, strict: bool = True) -> Iterator[MemoryBackend]:
 
 def reset() -> None:
     """Forget declarations, the backend, bound children, failure counts, overrides, and
-    instrumented calls counted but not pushed yet."""
+    instrumented calls counted but not pushed yet.
+
+    >>> import rayobs
+    >>> from rayobs.testing import reset
+    >>> rayobs.configure(strict=True)
+    >>> reset()  # strict mode, like every override, is gone
+    """
     _calls.forget_pending()
     _registry.reset()
     _failures.reset()
