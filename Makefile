@@ -14,20 +14,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The real Prometheus the tests scrape with: Debian's package, installed when missing.
+# A real Prometheus (Debian's package, installed when missing): the demo's Prometheus
+# column and dashboard preview read from it, and the integration tests scrape with it.
 prometheus:
 	@if command -v prometheus >/dev/null 2>&1; then \
 		true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Debian's prometheus package (needed by the integration tests)"; \
+		echo "installing Debian's prometheus package (for the demo's Prometheus column and preview, and the tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	else \
-		echo "note: no 'prometheus' binary and not root: the tests that need a real" \
-		     "Prometheus will be skipped. Install it with: sudo apt-get install prometheus"; \
+		echo "note: no 'prometheus' binary and not root, so the demo leaves out its Prometheus column" \
+		     "and preview, and the tests that need it skip (fail under CI). Install it: sudo apt-get install prometheus"; \
 	fi
 
-demo: install
+demo: install prometheus
 	$(BIN)/rayobs demo --preview out/demo-dashboard.png
 
 test: install prometheus

@@ -31,6 +31,7 @@ def demo(wait_s: float, preview: str | None) -> None:
     Starts Ray on 127.0.0.1 in this process, runs the bank-actor and failing-division
     workload, reads the metrics back from Ray's endpoint (and from a local Prometheus
     when the ``prometheus`` binary is installed), prints a table and shuts Ray down.
+    The preview needs that Prometheus too: without it, one line says it was skipped.
     """
     # Only look for Ray here: it must be imported after the demo has set the
     # environment it reads at import time (loopback, auth token).
@@ -41,7 +42,7 @@ def demo(wait_s: float, preview: str | None) -> None:
     def progress(line: str) -> None:
         click.echo(f"· {line}", err=True)
 
-    before_stop = None
+    step = None
     if preview:
         for module, package, extra in (
             ("matplotlib", "matplotlib", "profiling"),
@@ -49,10 +50,10 @@ def demo(wait_s: float, preview: str | None) -> None:
         ):
             if importlib.util.find_spec(module) is None:
                 missing_extra(package, extra)
-        from rayobs.dashboards._demo_preview import preview_step
+        from rayobs.dashboards._demo_preview import PreviewStep
 
-        before_stop = preview_step(preview, progress=progress)
-    result = run_demo(progress, wait_s=wait_s, before_stop=before_stop)
+        step = PreviewStep(preview, progress=progress)
+    result = run_demo(progress, wait_s=wait_s, before_stop=step)
     header = ("metric (as exported)", "tags", "expected", "ray endpoint", "prometheus")
     rows = [
         (
@@ -74,6 +75,12 @@ def demo(wait_s: float, preview: str | None) -> None:
     click.echo()
     click.echo(f"Ray endpoint: {result.metrics_url} (summed over workers)")
     click.echo(f"Prometheus:   {result.prometheus_note}")
+    if step is not None:
+        if step.written:
+            click.echo(f"Preview:      wrote {', '.join(map(str, step.written))}")
+        else:
+            why = result.prometheus_missing or "the demo stopped before it"
+            click.echo(f"Preview:      skipped, {preview} not written: {why}")
     verdict = "every expected series arrived" if result.matches else "SOME SERIES ARE MISSING"
     click.echo(f"{verdict}; demo took {result.seconds:.1f} s")
     if not result.matches:

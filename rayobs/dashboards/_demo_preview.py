@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +76,32 @@ def output_paths(pattern: str, names: list[str]) -> dict[str, Path]:
     return {names[0]: Path(pattern)}
 
 
-def preview_step(
-    pattern: str,
-    seconds: float = 20.0,
-    progress: Callable[[str], None] = lambda _: None,
-) -> Callable[[Any], None]:
-    """A callback for ``run_demo``: drive traffic, then render previews from its Prometheus."""
+@dataclass
+class PreviewStep:
+    """A callback for ``run_demo``: drive traffic, then render previews from its Prometheus.
 
-    def step(prometheus: Any) -> None:
+    ``written`` lists the files made; it stays empty when the step never ran
+    (``run_demo`` skips it when Prometheus did not start).
+    """
+
+    pattern: str
+    seconds: float = 20.0
+    progress: Callable[[str], None] = lambda _: None
+    written: list[Path] = field(default_factory=list)
+
+    def __call__(self, prometheus: Any) -> None:
         from rayobs.dashboards._export import render_all, shipped
         from rayobs.dashboards._plot import plot
         from rayobs.dashboards._preview import Prometheus, Window, evaluate
         from rayobs.dashboards._read import read
 
         started = time.time()
-        progress(f"calling the demo actors and tasks for {seconds:.0f} s so rates show")
-        traffic = drive(seconds)
+        self.progress(f"calling the demo actors and tasks for {self.seconds:.0f} s so rates show")
+        traffic = drive(self.seconds)
         time.sleep(3.0)  # one export interval and a scrape, with margin
         rendered = {r.file_name.removesuffix(".json"): r for r in render_all(shipped())}
         window = Window.last(time.time() - started + 30, scrape_interval=1.0)
-        for name, path in output_paths(pattern, list(rendered)).items():
+        for name, path in output_paths(self.pattern, list(rendered)).items():
             view = read(rendered[name].data)
             panels = evaluate(view, Prometheus(prometheus.url), window)
             plot(
@@ -105,7 +111,6 @@ def preview_step(
                 f"rayobs demo: {traffic.calls} calls, {traffic.failed} failed on purpose; "
                 f"local Prometheus scraping every 1 s",
             )
-            progress(f"wrote {path}")
+            self.written.append(path)
+            self.progress(f"wrote {path}")
         del traffic  # the actors, and with them their gauges, may go now
-
-    return step

@@ -16,6 +16,8 @@ from rayobs import _local_ray
 from rayobs._local_prometheus import LocalPrometheus, free_port
 from rayobs.demo.scrape import Series, scrape, user_tags
 
+INSTALL_PROMETHEUS = "`make demo` installs it as root; else: sudo apt-get install prometheus"
+
 PREFIXES = (
     "ray_demo_",
     "ray_rayobs_calls_total",
@@ -37,10 +39,13 @@ class Row:
 
 @dataclass(frozen=True)
 class DemoResult:
+    """What the demo saw; ``prometheus_missing`` says why Prometheus did not run ("": it ran)."""
+
     metrics_url: str
     rows: tuple[Row, ...]
     prometheus_note: str
     seconds: float
+    prometheus_missing: str = ""
 
     @property
     def matches(self) -> bool:
@@ -82,15 +87,16 @@ def run_demo(
         log_to_driver=False,
     )
     prometheus: LocalPrometheus | None = None
-    note = ""
+    missing = ""
     try:
         try:
             prometheus = LocalPrometheus.start([f"127.0.0.1:{metrics_port}"])
             progress(f"started Prometheus at {prometheus.url}, scraping every second")
         except FileNotFoundError:
-            note = "no 'prometheus' binary (apt-get install prometheus): column left empty"
+            missing = f"no 'prometheus' binary on PATH ({INSTALL_PROMETHEUS})"
         except RuntimeError as exc:
-            note = f"Prometheus did not start: {exc}"
+            missing = f"Prometheus did not start: {str(exc).splitlines()[0]}"
+        note = f"{missing}: column left empty" if missing else ""
 
         from rayobs.demo import workload
 
@@ -119,7 +125,7 @@ def run_demo(
         )
         if before_stop is not None and prometheus is not None:
             before_stop(prometheus)
-        return DemoResult(metrics_url, rows, note, time.monotonic() - started)
+        return DemoResult(metrics_url, rows, note, time.monotonic() - started, missing)
     finally:
         if prometheus is not None:
             prometheus.stop()
