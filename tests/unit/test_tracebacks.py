@@ -69,7 +69,7 @@ def test_the_checks_pass_in_a_checkout_whose_path_names_rayobs_twice(tmp_path: P
     shutil.copy(REPO / "pyproject.toml", checkout)
     shutil.copytree(REPO / "rayobs", checkout / "rayobs", ignore=shutil.ignore_patterns("__py*"))
     (checkout / "tests" / "unit").mkdir(parents=True)
-    needed = ["__init__.py", "conftest.py", "harness.py", "tracebacks.py", "unit/__init__.py"]
+    needed = [p.name for p in (REPO / "tests").glob("*.py")] + ["unit/__init__.py"]  # conftest's
     needed += [test.split("::")[0].removeprefix("tests/") for test in CLEAN_TRACEBACK_TESTS]
     for name in needed:
         shutil.copy(REPO / "tests" / name, checkout / "tests" / name)
