@@ -33,24 +33,24 @@ def _noop(x: int) -> int:
 def _overheads(backend: str) -> dict[str, float]:
     """Median ns per call: bare, instrumented, the direct-records baseline, flush per call."""
     import rayobs
-    from rayobs import _config
+    from rayobs import _calls
 
     rayobs.configure(backend=backend)
-    # The background flush is measured on its own below; while the caller's cost is
-    # timed it must not share the GIL with a flush of a million pending calls.
-    _config.override(_config.FLUSH_INTERVAL, 3600)
     instrumented = rayobs.instrument(_noop, name=f"bench_{backend}")
-    timings = per_call_ns(
-        {"bare": lambda: _noop(1), "rayobs": lambda: instrumented(1)}, NUMBER, REPEAT
-    )
-    # what the background flush costs, per call: time flushing N fresh calls
-    flush_ns = []
-    for _ in range(5):
-        for _ in range(NUMBER):
-            instrumented(1)
-        start = time.perf_counter_ns()
-        rayobs.flush()
-        flush_ns.append((time.perf_counter_ns() - start) / NUMBER)
+    # The background push is measured on its own: while the caller's cost is timed
+    # it must not share the GIL with pushes of a million calls.
+    with _calls.paused() as flusher:
+        timings = per_call_ns(
+            {"bare": lambda: _noop(1), "rayobs": lambda: instrumented(1)}, NUMBER, REPEAT
+        )
+        # what the background push costs, per call: time pushing N fresh calls
+        flush_ns = []
+        for _ in range(5):
+            for _ in range(NUMBER):
+                instrumented(1)
+            start = time.perf_counter_ns()
+            flusher.push()
+            flush_ns.append((time.perf_counter_ns() - start) / NUMBER)
     timings["flush per call"] = statistics.median(flush_ns)
     timings.update(_direct(backend))
     return timings

@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,16 +249,19 @@ class _Totals:
 
 
 class _Flusher:
-    """The daemon thread that pushes every site's counts shortly after each call.
+    """The daemon thread that pushes every site's counts shortly after calls end.
 
     A Ray worker whose job has finished is ended by Ray's C++ core worker with no
     Python code running (no signal, no ``atexit``); Ray flushes what was recorded
     into ``ray.util.metrics`` and exits at once, as soon as a few tens of
     milliseconds after the last result reached the driver. So counts must not
-    wait for an interval: a call arms the flusher when it starts and when it
-    ends (one attribute read while a push is already due), and the thread pushes
-    ``RAYOBS_FLUSH_DELAY`` later, coalescing every call that ends meanwhile. With
-    nothing happening it wakes once per flush interval.
+    wait for an interval. A call arms the thread when it starts and when it ends,
+    unless a push is already due (one attribute read), and stamps ``last`` when it
+    ends; the thread pushes once no call has ended for ``RAYOBS_FLUSH_DELAY``, or
+    ``_MAX_WAIT`` after it was armed while calls keep ending. A burst of calls
+    costs one push per ``_MAX_WAIT``, and its last call is pushed a few
+    milliseconds after it ends. With nothing happening the thread wakes once per
+    flush interval.
     """
 
     def __init__(self) -> None:
@@ -268,6 +272,7 @@ class _Flusher:
         self._wake = threading.Event()
         # True while a push is due: the hot path's only check
         self.armed = False
+        self.last = 0.0  # time.perf_counter() when a call last ended
 
     def watch(self, site: Site) -> None:
         with self._lock:
@@ -290,20 +295,24 @@ class _Flusher:
         self._wake.set()
 
     def flush(self) -> None:
-        with self._lock:
-            sites = list(self._sites)
         # one push at a time: two at once would both push the same difference
         with self._pushing:
-            for site in sites:
-                try:
-                    site.flush()
-                except Exception as exc:
-                    _failures.report(site.spec.name, "flush", exc)
+            self.push()
+
+    def push(self) -> None:
+        """Push every site's difference (the caller holds ``_pushing``)."""
+        with self._lock:
+            sites = list(self._sites)
+        for site in sites:
+            try:
+                site.flush()
+            except Exception as exc:
+                _failures.report(site.spec.name, "flush", exc)
 
     def _run(self) -> None:
         while True:
             if self._wake.wait(_interval()):
-                time.sleep(_delay())
+                self._settle()
                 self._wake.clear()
             # disarm before reading the counts: a call that ends after this line arms
             # the next push, one that ended before it is in this one
@@ -311,6 +320,19 @@ class _Flusher:
             # strict mode raises recording failures: never let that end this thread
             with contextlib.suppress(Exception):
                 self.flush()
+
+    def _settle(self) -> None:
+        """Wait until no call has ended for the delay, or ``_MAX_WAIT`` has passed."""
+        clock = time.perf_counter
+        delay = _delay()
+        now = clock()
+        give_up = now + _MAX_WAIT
+        while True:
+            quiet_at = self.last + delay
+            if quiet_at <= now or now >= give_up:
+                return
+            time.sleep(min(quiet_at, give_up) - now)
+            now = clock()
 
     def forget_pending(self) -> None:
         with self._lock:
@@ -332,6 +354,7 @@ class _Flusher:
         self._thread = None
         self._wake = threading.Event()
         self.armed = False
+        self.last = 0.0
         for site in self._sites:
             site._lock = threading.Lock()
             site.forget_pending()
@@ -361,9 +384,12 @@ def _interval() -> float:
     return 1.0
 
 
+_MAX_WAIT = 0.1  # seconds a push waits for calls to pause
+
+
 def _delay() -> float:
     seconds = _seconds(_config.FLUSH_DELAY)
-    return 0.002 if seconds is None else min(max(seconds, 0.0), 1.0)
+    return 0.005 if seconds is None else min(max(seconds, 0.0), _MAX_WAIT)
 
 
 flusher = _Flusher()
@@ -383,12 +409,37 @@ def backend_changed() -> None:
     flusher.rebind()
 
 
+@contextlib.contextmanager
+def switching(push: bool) -> Iterator[None]:
+    """Around a backend switch: first push what was counted (``push``), into the
+    backend being replaced, then keep the background push out until the switch is
+    done, so it never binds a handle to the old backend. Takes the push lock before
+    the registry's lock, as the background push does."""
+    with paused():
+        if push:
+            # already reported and counted; switching must not raise for it
+            with contextlib.suppress(Exception):
+                flusher.push()
+        yield
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[_Flusher]:
+    """Hold every other push back; ``push()`` on the flusher yielded pushes now.
+
+    Benchmarks time an instrumented caller without the background push sharing
+    the interpreter, then time the push on its own.
+    """
+    with flusher._pushing:
+        yield flusher
+
+
 def flush() -> None:
     """Push every instrumented call counted in this process to the metrics backend now.
 
-    Counts are pushed in the background a few milliseconds after each call
-    (``RAYOBS_FLUSH_DELAY``) and at normal exit; call this before reading a test
-    backend.
+    Counts are pushed in the background a few milliseconds after calls pause
+    (``RAYOBS_FLUSH_DELAY``), at least every 0.1 s while they keep ending, and at
+    normal exit; call this before reading a test backend.
     """
     flusher.flush()
 

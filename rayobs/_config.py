@@ -45,9 +45,9 @@ MAX_CARDINALITY = Setting(
 
 FLUSH_DELAY = Setting(
     "RAYOBS_FLUSH_DELAY",
-    "0.002",
-    "Seconds from an instrumented call's start or end to the push of its counts to the "
-    "backend; calls ending meanwhile go in the same push (at most 1).",
+    "0.005",
+    "Seconds with no instrumented call ending before the counts are pushed to the backend "
+    "(at most 0.1; while calls keep ending they are pushed every 0.1 s).",
 )
 FLUSH_INTERVAL = Setting(
     "RAYOBS_FLUSH_INTERVAL",

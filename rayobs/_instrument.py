@@ -358,10 +358,12 @@ def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException 
 
     def finish(token: tuple[Any, float], exc: BaseException | None) -> None:
         stats, began = token
+        end = perf()
         if exc is None:
-            site.record_ok(stats, perf() - began)
+            site.record_ok(stats, end - began)
         else:
-            site.record_error(stats, perf() - began, exc)
+            site.record_error(stats, end - began, exc)
+        flusher.last = end
         if not flusher.armed:
             flusher.poke()
 
@@ -389,16 +391,21 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            site.record_error(stats, perf() - start, exc)
+            end = perf()
+            site.record_error(stats, end - start, exc)
+            flusher.last = end
             if not flusher.armed:
                 flusher.poke()
             _callwrap.drop_own_frame(exc, sys._getframe())
             raise
-        seconds = perf() - start
+        end = perf()
+        seconds = end - start
         i = position(bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
-        if not flusher.armed:  # pushed before Ray can end this process (_calls._Flusher)
+        # pushed before Ray can end this process: see _calls._Flusher
+        flusher.last = end
+        if not flusher.armed:
             flusher.poke()
         return result
 

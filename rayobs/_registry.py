@@ -98,23 +98,19 @@ def use_backend(new: Backend | str | None) -> Backend | None:
     """
     if isinstance(new, str):
         new = load_backend(new)
-    _flush_calls(new)
-    with _lock:
+    with _calls_switching(new), _lock:
         previous = _backend
         _set_backend(new)
     return previous
 
 
-def _flush_calls(new: Backend | None) -> None:
-    """Push the calls counted so far: they belong to the backend being replaced.
-
-    Outside ``_lock``: a flush binds handles, which takes it. A failure is already
-    reported and counted; switching must not raise for it.
-    """
+def _calls_switching(new: Backend | None) -> contextlib.AbstractContextManager[None]:
+    """Push the calls counted so far into the backend being replaced, and hold the
+    background push back until the switch is done (``_calls.switching``)."""
     calls = sys.modules.get("rayobs._calls")
-    if calls is not None and _backend is not None and new is not _backend:
-        with contextlib.suppress(Exception):
-            calls.flush()
+    if calls is None:
+        return contextlib.nullcontext()
+    return calls.switching(push=_backend is not None and new is not _backend)  # type: ignore[no-any-return]
 
 
 def _set_backend(new: Backend | None) -> None:
@@ -133,8 +129,7 @@ def _set_backend(new: Backend | None) -> None:
 
 def reset(*, declarations: bool = True) -> None:
     """Forget the backend, every bound child and (by default) every declaration."""
-    _flush_calls(None)
-    with _lock:
+    with _calls_switching(None), _lock:
         _set_backend(None)
         if declarations:
             _declared.clear()
