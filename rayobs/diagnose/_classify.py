@@ -1,15 +1,20 @@
 """The classifier: an exit status plus findings in, one ``Verdict`` out. Pure.
 
-The rules, in order:
+The most specific cause wins. The rules, in order:
 
-1. Ray said why (an actor's ``__init__`` raised, ``ray.kill``): that is the verdict.
-2. Memory evidence turns a SIGKILL (or an unknown status) into ``oom_killed``:
+1. Ray said why (an actor's ``__init__`` raised, ``ray.kill``, the worker's
+   node was preempted or died): that is the verdict.
+2. Memory evidence turns a SIGKILL, a SIGTERM (Ray's memory monitor and the
+   kubelet send it first) or an unknown status into ``oom_killed``:
    *certain* when it names this process (Kubernetes ``OOMKilled``, a kernel
    or Ray line with this pid or worker id), *likely* when it cannot be tied to
    it (a cgroup counter, a log line naming nobody). Lines naming another
    process are not evidence for this one.
-3. A crash trace names the signal (Ray's native handler, faulthandler, the kernel).
-4. Otherwise the status itself decides; SIGKILL alone stays ``killed`` and
+3. Ray ended the worker as part of its lifecycle (idle, owner died, job ended).
+4. A crash trace names the signal (Ray's native handler, faulthandler, the
+   kernel), or Ray records the signal its handler exited on ("exit code 1. The
+   process receives a SIGTERM." is a SIGTERM, code 1 kept).
+5. Otherwise the status itself decides; SIGKILL alone stays ``killed`` and
    ``ambiguous``, with the ways to tell the causes apart.
 
 >>> classify(137).category.value, classify(137).confidence.value
@@ -24,6 +29,7 @@ The rules, in order:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from enum import Enum
 
 from rayobs.diagnose._evidence import OOM_KINDS, Finding, FindingKind
@@ -44,6 +50,7 @@ from rayobs.diagnose._exitcodes import (
     describe_code,
     signal_name,
 )
+from rayobs.diagnose._raycauses import NODE_DEATHS, RAY_LIFECYCLE
 from rayobs.diagnose._verdict import Category, Confidence, Evidence, Verdict
 
 
@@ -72,17 +79,19 @@ def classify(
     if status is None:
         reported = _reported_status(facts, tie)
         status = reported[0] if reported else None
+    status = _handled(status, facts, tie)
 
     draft = (
-        _ray_cause(facts, tie)
+        _ray_cause(status, facts, tie)
         or _oom(status, facts, tie)
+        or _ray_exit(status, facts, tie)
         or _crash_trace(status, facts, tie)
         or (_from_status(status, facts, tie) if status is not None else None)
         or _unknown_status(facts, tie)
     )
     if reported and reported[1] not in draft.evidence:
         draft.evidence.insert(0, reported[1])
-    _add_context(draft, facts, tie)
+    _add_context(draft, status, facts, tie)
     return Verdict(
         code=status.code if status is not None else None,
         signal=draft.signal or (status.signal if status is not None else None),
@@ -147,6 +156,18 @@ def _reported_status(facts: tuple[Finding, ...], tie: _Tier) -> tuple[ExitStatus
     return None
 
 
+def _handled(
+    status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
+) -> ExitStatus | None:
+    """A failure status that a signal handler chose is that signal's (the code is kept)."""
+    if status is None or status.signum is not None or status.code == 0:
+        return status
+    for finding in _relevant(facts, tie, FindingKind.SIGNAL_HANDLED):
+        if isinstance(finding.value, int):
+            return replace(status, signum=finding.value, handled=True)
+    return status
+
+
 def _relevant(facts: tuple[Finding, ...], tie: _Tier, kind: FindingKind) -> list[Finding]:
     return [f for f in facts if f.kind is kind and tie(f) is not _Tie.OTHER]
 
@@ -160,7 +181,7 @@ def _headline(status: ExitStatus | None, summary: str) -> str:
 # --- rule 1: Ray said why ----------------------------------------------------------------
 
 
-def _ray_cause(facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
+def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
     init_errors = _relevant(facts, tie, FindingKind.RAY_INIT_ERROR)
     if init_errors:
         error = init_errors[0]
@@ -193,6 +214,21 @@ def _ray_cause(facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
                 (f"search the application for {how.split('(')[0]}",),
             ),
             [kills[0].evidence],
+        )
+    nodes = _relevant(facts, tie, FindingKind.RAY_NODE_DIED)
+    if nodes:
+        # A record that says how the node died beats one that only says it died.
+        node = min(nodes, key=lambda f: str(f.value).startswith("unknown"))
+        how, _, message = str(node.value).partition(": ")
+        category, confidence, what, meaning = NODE_DEATHS.get(how, NODE_DEATHS["unknown"])
+        summary = f"{what} ({message})" if message else what
+        return _Draft(
+            category,
+            confidence,
+            _headline(status, summary),
+            meaning,
+            [f.evidence for f in sorted(nodes, key=lambda f: f is not node)],
+            signal=status.signal if status is not None else None,
         )
     return None
 
@@ -288,13 +324,37 @@ def _order(finding: Finding) -> int:
     return _OOM_ORDER.index(finding.kind)
 
 
-# --- rule 3: crash traces ----------------------------------------------------------------
+# --- rule 3: Ray's lifecycle -------------------------------------------------------------
+
+
+def _ray_exit(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
+    exits = _relevant(facts, tie, FindingKind.RAY_EXIT)
+    if not exits:
+        return None
+    summary = f"stopped by Ray on purpose: {exits[0].value}"
+    return _Draft(
+        Category.TERMINATED,
+        Confidence.CERTAIN,
+        _headline(status, summary) if status is not None else summary,
+        RAY_LIFECYCLE,
+        [exits[0].evidence],
+        signal=status.signal if status is not None else None,
+    )
+
+
+# --- rule 4: crash traces and handled signals ---------------------------------------------
+
+_SIGNAL_KINDS = (FindingKind.SIGNAL, FindingKind.SIGNAL_HANDLED)
 
 
 def _crash_trace(
     status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
 ) -> _Draft | None:
-    traces = [f for f in facts if f.kind is FindingKind.SIGNAL and tie(f) is not _Tie.OTHER]
+    traces = [
+        f
+        for f in facts
+        if f.kind in _SIGNAL_KINDS and isinstance(f.value, int) and tie(f) is not _Tie.OTHER
+    ]
     if not traces:
         return None
     trace = next((f for f in traces if tie(f) is _Tie.THIS), traces[0])
@@ -328,7 +388,7 @@ def _signal_summary(number: int, meaning: Meaning) -> str:
     return meaning.summary
 
 
-# --- rule 4: the status alone ------------------------------------------------------------
+# --- rule 5: the status alone ------------------------------------------------------------
 
 
 def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
@@ -392,15 +452,6 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
         )
         _sigkill_context(draft, facts, tie)
         return draft
-    exits = _relevant(facts, tie, FindingKind.RAY_EXIT)
-    if exits:
-        return _Draft(
-            Category.TERMINATED,
-            Confidence.CERTAIN,
-            f"stopped by Ray on purpose: {exits[0].value}",
-            Meaning("", ("Ray's own lifecycle (owner died, job ended, resources released)",), ()),
-            [exits[0].evidence],
-        )
     return _Draft(
         Category.ERROR,
         Confidence.AMBIGUOUS,
@@ -416,7 +467,24 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
 # --- context that never changes the category ---------------------------------------------
 
 
-def _add_context(draft: _Draft, facts: tuple[Finding, ...], tie: _Tier) -> None:
+def _add_context(
+    draft: _Draft, status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
+) -> None:
+    if status is not None and status.handled:
+        draft.causes.insert(
+            0,
+            f"status {status.code} is what its {status.signal} handler exited with (Ray's "
+            f"workers call sys.exit(1) on SIGTERM): the signal is the cause, not an error",
+        )
+    elif status is not None and status.signum is None and status.code != 0:
+        unnamed = [f for f in _relevant(facts, tie, FindingKind.SIGNAL_HANDLED) if f.value is None]
+        if unnamed:
+            draft.evidence.extend(f.evidence for f in unnamed)
+            draft.causes.insert(
+                0,
+                "Ray says a signal ended it: a signal handler of its own called "
+                f"sys.exit({status.code}); Ray does not name the signal",
+            )
     for finding in _relevant(facts, tie, FindingKind.K8S_REASON):
         draft.evidence.append(finding.evidence)
         reason = str(finding.value)

@@ -28,6 +28,9 @@ class FindingKind(str, Enum):
 
     EXIT_STATUS = "exit_status"  # an exit status someone recorded (value: the code)
     SIGNAL = "signal"  # a crash trace or report naming a signal (value: its number)
+    # The process caught a signal and exited on it with a status of its own: Ray's workers
+    # exit with 1 on SIGTERM (value: the signal's number, None when Ray does not name it).
+    SIGNAL_HANDLED = "signal_handled"
     OOM_KUBERNETES = "oom_kubernetes"  # a container's terminated reason is OOMKilled
     OOM_KERNEL = "oom_kernel"  # the kernel OOM killer named a victim
     OOM_CGROUP = "oom_cgroup"  # the cgroup's oom_kill counter is above zero
@@ -39,6 +42,7 @@ class FindingKind(str, Enum):
     RAY_INIT_ERROR = "ray_init_error"  # an actor's __init__ raised (value: the exception line)
     RAY_EXIT = "ray_exit"  # Ray stopped the worker on purpose (value: why)
     RAY_LOST = "ray_lost"  # the worker vanished without reporting an exit
+    RAY_NODE_DIED = "ray_node_died"  # its node died (value: "HOW: Ray's message", see _raymsgs)
 
 
 OOM_KINDS = frozenset(

@@ -6,7 +6,7 @@ Ray workers and Kubernetes containers run), not the host's, so a verdict does
 not change with the machine that explains it.
 
 >>> decode(137)
-ExitStatus(code=137, signum=9, shell_convention=True)
+ExitStatus(code=137, signum=9, shell_convention=True, handled=False)
 >>> decode(-11).signal
 'SIGSEGV'
 >>> parse_code(" -9 ")
@@ -108,11 +108,15 @@ class ExitStatus:
 
     ``shell_convention`` is true for ``128 + N``: a shell or container runtime
     reporting a signal, which a program could also fake with ``exit(128 + N)``.
+    ``handled`` is true when the process caught signal ``signum`` and exited with
+    ``code`` of its own accord (Ray's workers exit with 1 on SIGTERM): the code is
+    the handler's, the cause the signal. ``decode`` never sets it; evidence does.
     """
 
     code: int
     signum: int | None
     shell_convention: bool
+    handled: bool = False
 
     @property
     def signal(self) -> str | None:
@@ -415,6 +419,8 @@ def describe_code(status: ExitStatus) -> str:
     """The status in words: ``"exit status 137 (128 + SIGKILL)"``, ``"signal -11 (SIGSEGV)"``."""
     if status.signum is None:
         return f"exit status {status.code}"
+    if status.handled:
+        return f"exit status {status.code} from its {status.signal} handler"
     if status.shell_convention:
         return f"exit status {status.code} (128 + {status.signal})"
     return f"exit status {status.code} (killed by {status.signal})"

@@ -109,9 +109,22 @@ def crash_trace_finding(line: str, source: str, pid: int | None = None) -> Findi
 
 
 # --- worker exit details (state API, gcs_server.out, python-core-worker-*.log) --------------
+#
+# Ray 2.60 builds a worker's exit detail from several clauses, and every one is read:
+#   "Worker exits unexpectedly." / "Worker exits by an user request."   (who decided)
+#   "Worker exits with an exit code 1." / "Exit code: 1."                (the status)
+#   "Worker exits unexpectedly by a signal. SystemExit is raised (sys.exit is called)."
+#   "The process receives a SIGTERM."                                    (the signal behind it)
+# A worker sent SIGTERM is recorded as "... exit code 1. The process receives a SIGTERM.":
+# Ray's handler turns the signal into sys.exit(1), so the status is the handler's, the cause
+# the signal. Ray's own reasons for ending a worker (idle, owner died, ...) and a dead node
+# ("the actor's node was preempted: ...") are more specific still.
 
-_EXIT_CODE = re.compile(r"\bexits? with an exit code (-?\d+)")
-_BY_SIGNAL = re.compile(r"\bexits (?:unexpectedly )?by a signal\.?\s*(?:Signal:?\s*)?(\w+)?")
+_EXIT_CODE = re.compile(r"\bexits? with an exit code (-?\d+)|\bExit code: (-?\d+)")
+# 2.60 names no signal here ("Worker exits unexpectedly by a signal. SystemExit is raised");
+# a "Signal: N" after it is read should a release add one.
+_BY_SIGNAL = re.compile(r"\bexits (?:unexpectedly )?by a signal\b\.?(?:\s*Signal:?\s*(\w+))?")
+_RECEIVED = re.compile(r"\bThe process receives an? (SIG[A-Z0-9]+)\b")
 _LOST = (
     "connection error code",
     "End of file",
@@ -123,6 +136,32 @@ _KILLED = (
     "killed by `ray.kill`",
     "Force-killed by ray.cancel",
     "Worker exits because the actor is killed",
+)
+# Ray ending a worker as part of its lifecycle: (what Ray writes, what it means).
+_RAY_REASONS = (
+    ("idle for a long time", "it was idle for a long time"),
+    ("RPC failure during idle exit", "it was idle and its exit RPC failed"),
+    ("because its job has finished", "its job finished"),
+    ("because its job finished", "its job finished"),
+    ("reached max_calls=", "it reached max_calls"),
+    ("because its owner's node died", "its owner's node died"),
+    ("because its owner died", "its owner died"),
+    ("its bundle was unused", "its placement group bundle was unused"),
+    ("its placement group was removed", "its placement group was removed"),
+    ("placement group bundles that are not registered", "its placement group bundles were lost"),
+)
+# The actor's death cause when its node died (GCS), and the node's state message (state API).
+_NODE_DEATH = (
+    (re.compile(r"\bthe actor's node was preempted: ?(.*)"), "preempted"),
+    (re.compile(r"\bthe actor's node was terminated expectedly: ?(.*)"), "terminated"),
+    (re.compile(r"\bthe actor's node was terminated unexpectedly: ?(.*)"), "unexpected"),
+    (re.compile(r"\bthe actor's node was terminated: ?(.*)"), "terminated"),
+    (re.compile(r"^Terminated due to preemption(?:: (.*))?"), "preempted"),
+    (re.compile(r"^Expected termination(?:: (.*))?"), "terminated"),
+    (re.compile(r"^Unexpected termination(?:: (.*))?"), "unexpected"),
+    (re.compile(r"^Terminated due to idle \(no Ray activity\)(?:: (.*))?"), "idle"),
+    (re.compile(r"\bThe actor died because its node has died\b"), "unknown"),
+    (re.compile(r"\bthe node it was running on is dead or unavailable\b"), "unknown"),
 )
 _INIT_ERROR = "exception in the initialization method"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -139,15 +178,23 @@ def exit_detail_findings(
     pid: int | None = None,
     worker_id: str | None = None,
 ) -> list[Finding]:
-    """What Ray recorded about a worker's exit: its type and the detail text.
+    """What Ray recorded about a worker's exit: its type and every clause of the detail text.
 
     ``exit_type`` is one of Ray's worker exit types (``SYSTEM_ERROR``,
     ``INTENDED_SYSTEM_EXIT``, ``USER_ERROR``, ``INTENDED_USER_EXIT``,
-    ``NODE_OUT_OF_MEMORY``).
+    ``NODE_OUT_OF_MEMORY``). The classifier decides which clause explains
+    the exit; this only says what each one records.
+
+    >>> detail = "Worker exits with an exit code 1. The process receives a SIGTERM."
+    >>> [(f.kind.value, f.value) for f in exit_detail_findings("SYSTEM_ERROR", detail, "x")]
+    [('exit_status', 1), ('signal_handled', 15)]
     """
     text = detail or ""
     label = f"exit_type={exit_type} " if exit_type else ""
-    evidence = Evidence(source, clip(f"{label}{first_line(text)}".strip()))
+    # A traceback (an actor's __init__ raising) is cited by its first line; other details
+    # whole, so that a clause on a later line (a node's death) is in the evidence.
+    shown = first_line(text) if _INIT_ERROR in text else clip(text)
+    evidence = Evidence(source, clip(f"{label}{shown}".strip()))
     found: list[Finding] = []
 
     def add(kind: FindingKind, value: int | str | None = None) -> None:
@@ -166,21 +213,55 @@ def exit_detail_findings(
         add(FindingKind.RAY_INIT_ERROR, exception_line(text))
     elif any(marker in text for marker in _KILLED):
         add(FindingKind.RAY_KILLED)
+    node = node_death(text)
+    if node is not None:
+        add(FindingKind.RAY_NODE_DIED, node)
+    reason = next((meaning for marker, meaning in _RAY_REASONS if marker in text), None)
+    if reason is not None:
+        add(FindingKind.RAY_EXIT, reason)
     code = _EXIT_CODE.search(text)
     if code:
-        add(FindingKind.EXIT_STATUS, int(code.group(1)))
+        add(FindingKind.EXIT_STATUS, int(code.group(1) or code.group(2)))
+    received = _RECEIVED.search(text)
+    named = signal_number(received.group(1)) if received else None
+    if named is not None:
+        add(FindingKind.SIGNAL_HANDLED, named)
     by_signal = _BY_SIGNAL.search(text)
     if by_signal:
         number = signal_number(by_signal.group(1)) if by_signal.group(1) else None
-        if number is not None:
+        if number is not None and named is None:
             add(FindingKind.SIGNAL, number)
-        elif not code:
+        elif named is None and code:
+            add(FindingKind.SIGNAL_HANDLED)  # a handler of its own called sys.exit
+        elif named is None:
             add(FindingKind.RAY_LOST)
     if not found and any(marker in text for marker in _LOST):
         add(FindingKind.RAY_LOST)
     if not found and exit_type in ("INTENDED_SYSTEM_EXIT", "INTENDED_USER_EXIT"):
         add(FindingKind.RAY_EXIT, first_line(text) or exit_type)
     return found
+
+
+def node_death(text: str) -> str | None:
+    """How a node died, from Ray's words: ``"preempted: spot instance reclaimed"``.
+
+    The part before ``": "`` is a key of ``_raycauses.NODE_DEATHS`` (preempted,
+    terminated, idle, unexpected, unknown); the rest is Ray's reason message,
+    when it gave one.
+
+    >>> node_death("The actor died because its node has died. Node Id: 5360\\n"
+    ...            "\\tthe actor's node was terminated expectedly: received SIGTERM")
+    'terminated: received SIGTERM'
+    """
+    unescaped = text.replace("\\n", "\n").replace("\\t", "\t")  # JSON-escaped in events
+    lines = [line.strip() for line in unescaped.splitlines()]
+    for pattern, how in _NODE_DEATH:
+        for line in lines:
+            match = pattern.search(line)
+            if match:
+                message = (match.group(1) or "").strip() if pattern.groups else ""
+                return f"{how}: {message}" if message else how
+    return None
 
 
 def first_line(text: str) -> str:

@@ -6,9 +6,10 @@ Ray's address resolution retries for about 40 s when no cluster answers.
 
 What is read: workers with ``is_alive=False`` (``exit_type``, ``exit_detail``),
 actors in state ``DEAD`` (``death_cause``), tasks ``FAILED`` with
-``error_type`` ``WORKER_DIED`` or ``OUT_OF_MEMORY``; and, for workers that
-vanished without a trace in Ray's records, the tail of their ``.err`` log
-(crash traces), fetched through the same API.
+``error_type`` ``WORKER_DIED``, ``OUT_OF_MEMORY`` or ``NODE_DIED``; for tasks
+whose node died, that node's ``state_message`` (preempted, SIGTERM, ...); and,
+for workers that vanished without a trace in Ray's records, the tail of their
+``.err`` log (crash traces), fetched through the same API.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rayobs.diagnose._raymsgs import (
     exception_line,
     exit_detail_findings,
     is_routine_exit,
+    node_death,
 )
 from rayobs.diagnose._verdict import Evidence
 
@@ -102,6 +104,7 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
     def query() -> ClusterState:
         session = _session_name(ray_state, url)
         observations = list(_observations(ray_state, url, remaining))
+        observations.extend(_node_deaths(ray_state, url, observations, remaining))
         observations.extend(_crash_traces(ray_state, address, observations, remaining))
         return ClusterState(url, session, tuple(observations))
 
@@ -197,7 +200,7 @@ def _observations(ray_state: Any, url: str, timeout: int) -> Iterator[Observatio
         actor = _actor(_record(item))
         if actor is not None:
             yield actor
-    for error_type in ("WORKER_DIED", "OUT_OF_MEMORY"):
+    for error_type in ("WORKER_DIED", "OUT_OF_MEMORY", "NODE_DIED"):
         filters = [("state", "=", "FAILED"), ("error_type", "=", error_type)]
         for item in ray_state.list_tasks(filters=filters, **common):
             yield _task(_record(item))
@@ -296,13 +299,72 @@ def _task(task: Mapping[str, Any]) -> Observation:
     )
 
 
+def _node_deaths(
+    ray_state: Any, url: str, observations: list[Observation], timeout: int
+) -> Iterator[Observation]:
+    """How their node died, for the deaths whose own record only says that it did."""
+    if not any(_node_unexplained(item) for item in observations):
+        return
+    nodes = ray_state.list_nodes(
+        address=url,
+        filters=[("state", "=", "DEAD")],
+        detail=True,
+        limit=LIMIT,
+        timeout=timeout,
+        raise_on_missing_output=False,
+    )
+    yield from node_death_observations(observations, [_record(n) for n in nodes])
+
+
+def _node_unexplained(item: Observation) -> bool:
+    return bool(item.node) and any(
+        f.kind is FindingKind.RAY_NODE_DIED and f.value == "unknown" for f in item.findings
+    )
+
+
+def node_death_observations(
+    observations: list[Observation], nodes: list[Mapping[str, Any]]
+) -> Iterator[Observation]:
+    """Evidence from dead nodes' records for the deaths on them that Ray left unexplained.
+
+    A task on a dead node is recorded as "the node it was running on is dead or
+    unavailable"; the node's ``state_message`` says why ("Terminated due to
+    preemption: ...", "Expected termination: received SIGTERM").
+    """
+    messages: dict[str, str] = {}
+    for node in nodes:
+        message = str(node.get("state_message") or "")
+        if node_death(message) not in (None, "unknown"):
+            messages[str(node.get("node_id"))] = message
+    for item in observations:
+        message = messages.get(str(item.node), "")
+        if not message or not _node_unexplained(item):
+            continue
+        finding = Finding(
+            FindingKind.RAY_NODE_DIED,
+            Evidence(f"state-api node {item.node}", clip(f"state_message={message}")),
+            pid=item.pid,
+            worker_id=item.worker_id,
+            value=node_death(message),
+        )
+        yield Observation(
+            worker_id=item.worker_id,
+            pid=item.pid,
+            node=item.node,
+            findings=(finding,),
+            ended=False,
+        )
+
+
 _DECISIVE = frozenset(
     {
         FindingKind.SIGNAL,
+        FindingKind.SIGNAL_HANDLED,
         FindingKind.EXIT_STATUS,
         FindingKind.OOM_RAY,
         FindingKind.RAY_KILLED,
         FindingKind.RAY_INIT_ERROR,
+        FindingKind.RAY_NODE_DIED,  # its node is gone: there is no log to fetch
     }
 )
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ EXPECTED = {
     "os_exit_1": ("killed", "ambiguous"),
     "init_raises": ("error", "certain"),
     "ray_kill": ("killed", "certain"),
+    # Ray records these as "exit code 1. The process receives a SIGTERM." (a busy task's worker)
+    # and "Exit code: 1. The process receives a SIGTERM." (an idle actor's).
+    "sigterm_task": ("terminated", "certain"),
+    "sigterm_actor": ("terminated", "certain"),
 }
 
 
@@ -96,8 +101,47 @@ class _Victim:
         return os.getpid()
 
 
+def _sleep_with_pid_in(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+def _sigterm_a_running_task(tmp: Path) -> None:
+    """SIGTERM the worker of a task while it runs, as the raylet or a person would."""
+    import ray
+
+    pid_file = tmp / "sigterm_task.pid"
+    task = ray.remote(max_retries=0)(_sleep_with_pid_in).options(name=_name("sigterm_task"))
+    ref = task.remote(str(pid_file))
+    pid = int(wait_until(lambda: pid_file.exists() and pid_file.read_text(), 60, "the task's pid"))
+    os.kill(pid, signal.SIGTERM)
+    with pytest.raises(ray.exceptions.WorkerCrashedError):
+        ray.get(ref, timeout=60)
+
+
+def _sigterm_an_idle_actor(address: str) -> None:
+    """SIGTERM an actor's worker between calls; wait, bounded, until Ray records its death.
+
+    No call is made meanwhile: one that reaches the worker while it handles the signal
+    can trip a check inside Ray (a crash of Ray's own, not the death under test).
+    """
+    import ray
+    from ray.util.state import get_actor
+
+    actor = ray.remote(max_restarts=0)(_Victim).options(name=_name("sigterm_actor")).remote()
+    os.kill(ray.get(actor.pid.remote(), timeout=60), signal.SIGTERM)
+    actor_id = actor._actor_id.hex()
+
+    def dead() -> bool:
+        record = get_actor(actor_id, address=address, timeout=10)
+        return record is not None and record.state == "DEAD"
+
+    wait_until(dead, 60, "Ray to record the SIGTERM'd actor as dead")
+    del actor  # only now: dropped earlier, Ray could end it as out of scope instead
+
+
 @pytest.fixture(scope="module")
-def provoked(ray_driver: RayCluster) -> RayCluster:
+def provoked(ray_driver: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> RayCluster:
     """Run every scenario once on the session cluster."""
     import ray
 
@@ -118,6 +162,9 @@ def provoked(ray_driver: RayCluster) -> RayCluster:
     victim = ray.remote(_Victim).options(name=_name("ray_kill")).remote()
     assert ray.get(victim.pid.remote(), timeout=60) > 0
     ray.kill(victim)
+
+    _sigterm_a_running_task(tmp_path_factory.mktemp("sigterm"))
+    _sigterm_an_idle_actor(ray_driver.address)
     return ray_driver
 
 
@@ -179,6 +226,13 @@ def test_live_details(live: dict[str, dict[str, Any]]) -> None:
     )
     assert "ValueError: boom in __init__" in live["init_raises"]["summary"]
     assert "ray.kill" in live["ray_kill"]["summary"]
+    # A SIGTERM'd worker: the code Ray recorded (its handler's sys.exit(1)) and the signal.
+    for scenario in ("sigterm_task", "sigterm_actor"):
+        death = live[scenario]
+        assert (death["code"], death["signal"]) == (1, "SIGTERM"), death
+        assert death["exit_type"] == "SYSTEM_ERROR", death
+        assert death["summary"].startswith("exit status 1 from its SIGTERM handler"), death
+        assert any("The process receives a SIGTERM" in e["line"] for e in death["evidence"])
     # Ray records no exit status for a worker that vanished: the verdict says so.
     for scenario in ("sigkill_self", "os_exit_1"):
         assert "no exit status recorded" in live[scenario]["summary"]

@@ -164,6 +164,12 @@ def _produce(kind: FindingKind) -> list[Finding]:
             "INTENDED_SYSTEM_EXIT", "Killing leased worker because its owner died.", "x"
         ),
         FindingKind.RAY_LOST: exit_detail_findings("SYSTEM_ERROR", "End of file.", "x"),
+        FindingKind.SIGNAL_HANDLED: exit_detail_findings(
+            "SYSTEM_ERROR", "Exit code: 1. The process receives a SIGTERM.", "x"
+        ),
+        FindingKind.RAY_NODE_DIED: exit_detail_findings(
+            None, "the actor's node was preempted: spot instance reclaimed", "x"
+        ),
     }
     if kind is FindingKind.K8S_EVICTED:
         from rayobs.diagnose._evidence import Termination, termination_findings

@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from rayobs.diagnose import Category, Confidence, FindingKind, classify, explain_exit_code
+from rayobs.diagnose import (
+    Category,
+    Confidence,
+    FindingKind,
+    classify,
+    explain_exit_code,
+    verdict_to_dict,
+)
 from rayobs.diagnose._raymsgs import (
     crash_trace_finding,
     exception_line,
     exit_detail_findings,
+    node_death,
     ray_log_findings,
 )
 
@@ -226,3 +234,198 @@ def test_a_vanished_worker_with_its_own_segfault_trace() -> None:
         "SIGSEGV",
     )
     assert verdict.evidence[0].source == "worker-x.err:5"
+
+
+# --- every clause of an exit detail, as Ray 2.60 wrote them on real workers ---------------
+#
+# Recorded by tests/integration/test_diagnose_ray.py's scenarios and by a two-node
+# ray.cluster_utils cluster whose second node was drained (`ray drain-node`'s API, reason
+# PREEMPTION) or sent SIGTERM: list_workers' exit_detail, list_actors' death_cause,
+# list_tasks' error_message, list_nodes' state_message, gcs_server.out and
+# python-core-worker-*.log.
+
+SIGTERM_TASK = (  # list_workers, gcs_server.out: a task's worker sent SIGTERM while it ran
+    "The leased worker has unrecoverable failure. Worker is requested to be destroyed when it "
+    "is returned. Worker exits with an exit code 1. The process receives a SIGTERM."
+)
+SIGTERM_SELF = (  # python-core-worker-*.log of the same worker, and a busy actor's record
+    "Worker exits unexpectedly. Worker exits with an exit code 1. The process receives a SIGTERM."
+)
+SIGTERM_IDLE_ACTOR = (  # an actor's worker sent SIGTERM between calls
+    "Worker exits unexpectedly by a signal. SystemExit is raised (sys.exit is called). Exit "
+    "code: 1. The process receives a SIGTERM."
+)
+SIGTERM_ACTOR_CAUSE = (  # list_actors death_cause.actor_died_error_context.error_message
+    "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR "
+    f"Worker exit detail: {SIGTERM_IDLE_ACTOR}"
+)
+SIGTERM_TASK_ERROR = (  # list_tasks error_message (error_type WORKER_DIED)
+    "UnexpectedSystemExit: Worker exits with an exit code 1. The process receives a SIGTERM."
+)
+EXIT_ACTOR = (
+    "Worker exits by an user request. Worker exits with an exit code 0. exit_actor() is called."
+)
+NODE_ID = "2b897d984786cf8ff21be0f7bcf8f45a43740aae4df20e7260011966"
+PREEMPTED_ACTOR = (
+    f"The actor died because its node has died. Node Id: {NODE_ID}\n"
+    "\tthe actor's node was preempted: spot instance reclaimed"
+)
+SIGTERMED_NODE_ACTOR = (
+    f"The actor died because its node has died. Node Id: {NODE_ID}\n"
+    "\tthe actor's node was terminated expectedly: received SIGTERM"
+)
+# Ray 2.60's GCS writes this clause with the health check's own message (both in gcs_server).
+LOST_NODE_ACTOR = (
+    f"The actor died because its node has died. Node Id: {NODE_ID}\n"
+    "\tthe actor's node was terminated unexpectedly: health check failed due to missing too many "
+    "heartbeats"
+)
+NODE_DIED_TASK = (
+    "Task failed because the node it was running on is dead or unavailable. Node IP: 127.0.0.1, "
+    f"node ID: {NODE_ID}. This can happen if the node was preempted, had a hardware failure, or "
+    "its raylet crashed unexpectedly. To see node death information, use `ray list nodes "
+    f"--filter node_id={NODE_ID}`, check the Ray dashboard cluster page, search the node ID in "
+    "the GCS logs, or use `ray logs raylet.out -ip 127.0.0.1`."
+)
+
+
+@pytest.mark.parametrize(
+    ("exit_type", "detail", "category", "confidence", "code", "signal"),
+    [
+        ("SYSTEM_ERROR", SIGTERM_TASK, Category.TERMINATED, Confidence.CERTAIN, 1, "SIGTERM"),
+        ("SYSTEM_ERROR", SIGTERM_SELF, Category.TERMINATED, Confidence.CERTAIN, 1, "SIGTERM"),
+        ("SYSTEM_ERROR", SIGTERM_IDLE_ACTOR, Category.TERMINATED, Confidence.CERTAIN, 1, "SIGTERM"),
+        (None, SIGTERM_ACTOR_CAUSE, Category.TERMINATED, Confidence.CERTAIN, 1, "SIGTERM"),
+        (None, SIGTERM_TASK_ERROR, Category.TERMINATED, Confidence.CERTAIN, 1, "SIGTERM"),
+        ("INTENDED_USER_EXIT", EXIT_ACTOR, Category.SUCCESS, Confidence.CERTAIN, 0, None),
+        (
+            "INTENDED_SYSTEM_EXIT",
+            "Worker exited because it was idle for a long time",
+            Category.TERMINATED,
+            Confidence.CERTAIN,
+            None,
+            None,
+        ),
+        (
+            "INTENDED_USER_EXIT",
+            "Worker force exited because its job has finished",
+            Category.TERMINATED,
+            Confidence.CERTAIN,
+            None,
+            None,
+        ),
+        (None, PREEMPTED_ACTOR, Category.TERMINATED, Confidence.CERTAIN, None, None),
+        (None, SIGTERMED_NODE_ACTOR, Category.TERMINATED, Confidence.CERTAIN, None, None),
+        (None, LOST_NODE_ACTOR, Category.KILLED, Confidence.CERTAIN, None, None),
+        (None, NODE_DIED_TASK, Category.KILLED, Confidence.AMBIGUOUS, None, None),
+    ],
+)
+def test_every_clause(
+    exit_type: str | None,
+    detail: str,
+    category: Category,
+    confidence: Confidence,
+    code: int | None,
+    signal: str | None,
+) -> None:
+    findings = exit_detail_findings(exit_type, detail, "state-api", pid=6561, worker_id="ab")
+    verdict = classify(None, findings, pid=6561, worker_id="ab")
+    assert (verdict.category, verdict.confidence) == (category, confidence), verdict.summary
+    assert (verdict.code, verdict.signal) == (code, signal)
+
+
+def test_a_sigterm_keeps_the_code_ray_recorded_and_says_why() -> None:
+    verdict = classify(None, exit_detail_findings("SYSTEM_ERROR", SIGTERM_TASK, "gcs"))
+    assert verdict.summary.startswith(
+        "exit status 1 from its SIGTERM handler: terminated by SIGTERM"
+    )
+    assert "sys.exit(1) on SIGTERM" in verdict.likely_causes[0]
+    assert any("DisconnectClient: sending SIGTERM" in step for step in verdict.next_steps)
+    document = verdict_to_dict(verdict)
+    assert (document["code"], document["signal"], document["category"]) == (
+        1,
+        "SIGTERM",
+        "terminated",
+    )
+
+
+def test_the_clauses_each_detail_records() -> None:
+    def kinds(detail: str) -> list[tuple[str, int | str | None]]:
+        return [(f.kind.value, f.value) for f in exit_detail_findings("SYSTEM_ERROR", detail, "x")]
+
+    assert kinds(SIGTERM_IDLE_ACTOR) == [("exit_status", 1), ("signal_handled", 15)]
+    # "by a signal" names none, and "SystemExit" is not taken for one.
+    assert kinds(
+        "Worker exits unexpectedly by a signal. SystemExit is raised (sys.exit is called). "
+        "Exit code: 3."
+    ) == [("exit_status", 3), ("signal_handled", None)]
+    assert kinds("Worker exits unexpectedly by a signal. Exit code was not specified.") == [
+        ("ray_lost", None)
+    ]
+    assert kinds(PREEMPTED_ACTOR) == [("ray_node_died", "preempted: spot instance reclaimed")]
+    assert kinds(SIGTERMED_NODE_ACTOR) == [("ray_node_died", "terminated: received SIGTERM")]
+    assert kinds(NODE_DIED_TASK) == [("ray_node_died", "unknown")]
+    assert kinds("Killing leased worker because its owner died.") == [
+        ("ray_exit", "its owner died")
+    ]
+    assert kinds("Exited because worker reached max_calls=1") == [
+        ("ray_exit", "it reached max_calls")
+    ]
+
+
+def test_a_handler_of_its_own_that_exits_with_a_code() -> None:
+    """Ray names no signal: the code stays a plain failure, and the cause says a signal ended it."""
+    detail = (
+        "Worker exits unexpectedly by a signal. SystemExit is raised (sys.exit is called). "
+        "Exit code: 3."
+    )
+    verdict = classify(None, exit_detail_findings("SYSTEM_ERROR", detail, "x"))
+    assert (verdict.category, verdict.code, verdict.signal) == (Category.ERROR, 3, None)
+    assert "a signal handler of its own called sys.exit(3)" in verdict.likely_causes[0]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [  # list_nodes' state_message for a dead node (ray.dashboard.utils.compose_state_message)
+        (
+            "Terminated due to preemption: spot instance reclaimed",
+            "preempted: spot instance reclaimed",
+        ),
+        ("Expected termination: received SIGTERM", "terminated: received SIGTERM"),
+        (
+            "Unexpected termination: health check failed due to missing too many heartbeats",
+            "unexpected: health check failed due to missing too many heartbeats",
+        ),
+        ("Terminated due to idle (no Ray activity)", "idle"),
+        ("", None),
+    ],
+)
+def test_node_state_messages(message: str, expected: str | None) -> None:
+    assert node_death(message) == expected
+
+
+def test_the_most_specific_cause_wins() -> None:
+    sigterm = exit_detail_findings("SYSTEM_ERROR", SIGTERM_SELF, "core-worker.log", pid=8224)
+    # Ray's memory monitor sends SIGTERM first: its kill record outranks the signal.
+    oom = exit_detail_findings("NODE_OUT_OF_MEMORY", TASK_ERROR_260, "gcs", pid=8224)
+    verdict = classify(None, sigterm + oom, pid=8224)
+    assert (verdict.category, verdict.confidence) == (Category.OOM_KILLED, Confidence.CERTAIN)
+    assert (verdict.code, verdict.signal) == (1, "SIGTERM")
+    # Ray stopping the worker on purpose outranks the signal it sent to do so.
+    owner = exit_detail_findings(
+        "INTENDED_SYSTEM_EXIT", "Killing leased worker because its owner died.", "gcs", pid=8224
+    )
+    verdict = classify(None, sigterm + owner, pid=8224)
+    assert verdict.category is Category.TERMINATED
+    assert verdict.summary.endswith("stopped by Ray on purpose: its owner died")
+    assert verdict.signal == "SIGTERM"
+    # The node's own record of how it died outranks the task's "the node is dead".
+    node = exit_detail_findings(None, "Terminated due to preemption: spot reclaimed", "node")
+    task = exit_detail_findings(None, NODE_DIED_TASK, "task")
+    verdict = classify(None, task + node)
+    assert verdict.summary.startswith("its node was preempted (spot reclaimed)")
+    assert [e.source for e in verdict.evidence] == ["node", "task"]
+    # A crash trace of its own is never mistaken for a handled signal.
+    segv = crash_trace_finding("Fatal Python error: Segmentation fault", "worker.err:2", pid=8224)
+    assert segv is not None
+    assert classify(1, [segv], pid=8224).category is Category.ERROR

@@ -18,6 +18,7 @@ from rayobs.diagnose._state import (
     _task,
     _within,
     _worker,
+    node_death_observations,
     prepare_environment,
 )
 from tests.harness import free_port
@@ -116,6 +117,90 @@ def test_actor_death_causes() -> None:
     assert (category, confidence, name) == (Category.ERROR, Confidence.CERTAIN, "BadInit")
     collected = _actor(COLLECTED_ACTOR)
     assert collected is not None and collected.routine
+
+
+SIGTERM_WORKER = {  # a task's worker sent SIGTERM while it ran (Ray 2.60)
+    **LOST_WORKER,
+    "exit_detail": "The leased worker has unrecoverable failure. Worker is requested to be "
+    "destroyed when it is returned. Worker exits with an exit code 1. The process receives a "
+    "SIGTERM.",
+}
+SIGTERM_TASK = {
+    **FAILED_TASK,
+    "name": "sleeper",
+    "worker_pid": 19848,
+    "error_message": "UnexpectedSystemExit: Worker exits with an exit code 1. The process "
+    "receives a SIGTERM.",
+}
+DRAINED = "2b897d984786cf8ff21be0f7bcf8f45a43740aae4df20e7260011966"
+# A two-node cluster whose second node was drained with reason PREEMPTION, then removed.
+PREEMPTED_ACTOR = {
+    "actor_id": "abb934867e332482b2770caa01000000",
+    "class_name": "A",
+    "name": "actor_on_drained",
+    "pid": 25227,
+    "node_id": DRAINED,
+    "death_cause": {
+        "actor_died_error_context": {
+            "error_message": f"The actor died because its node has died. Node Id: {DRAINED}\n"
+            "\tthe actor's node was preempted: spot instance reclaimed",
+            "node_death_info": {
+                "reason": "AUTOSCALER_DRAIN_PREEMPTED",
+                "reason_message": "spot instance reclaimed",
+            },
+            "reason": "NODE_DIED",
+        }
+    },
+}
+NODE_DIED_TASK = {
+    "task_id": "c2a0ad3e1bd2fe2affffffffffffffffffffffff01000000",
+    "name": "task_on_drained",
+    "error_type": "NODE_DIED",
+    "error_message": "Task failed because the node it was running on is dead or unavailable. "
+    f"Node IP: 127.0.0.1, node ID: {DRAINED}. This can happen if the node was preempted, had a "
+    "hardware failure, or its raylet crashed unexpectedly.",
+    "worker_id": "5d1e0b6f1c0c4e9a8c0f3a8e7d2b1c4f5e6a7b8c9d0e1f2a3b4c5d6e",
+    "worker_pid": 25255,
+    "node_id": DRAINED,
+    "end_time_ms": 1796297899000,
+}
+DEAD_NODE = {
+    "node_id": DRAINED,
+    "state": "DEAD",
+    "state_message": "Terminated due to preemption: spot instance reclaimed",
+}
+
+
+def test_a_sigterm_worker_and_its_task() -> None:
+    (item,) = merge([_worker(SIGTERM_WORKER), _task(SIGTERM_TASK)])
+    verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
+    assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
+    assert (verdict.code, verdict.signal, item.name) == (1, "SIGTERM", "sleeper")
+
+
+def test_an_actor_on_a_preempted_node() -> None:
+    actor = _actor(PREEMPTED_ACTOR)
+    assert actor is not None and not actor.routine  # Ray's state API lists no worker for it
+    verdict = classify(None, actor.findings, pid=actor.pid)
+    assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
+    assert verdict.summary.startswith("its node was preempted (spot instance reclaimed)")
+    assert "the actor's node was preempted" in verdict.evidence[0].line
+
+
+def test_a_task_on_a_dead_node_gets_the_nodes_reason() -> None:
+    task = _task(NODE_DIED_TASK)
+    other = {**DEAD_NODE, "node_id": NODE}  # another dead node: not evidence for this task
+    extra = list(node_death_observations([task], [other, DEAD_NODE]))
+    (item,) = merge([task, *extra])
+    assert not item.routine and item.ended
+    verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
+    assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
+    assert verdict.summary.startswith("its node was preempted (spot instance reclaimed)")
+    assert verdict.evidence[0].source == f"state-api node {DRAINED}"
+    # Without the node's record Ray's words leave it open.
+    alone = classify(None, task.findings, pid=task.pid, worker_id=task.worker_id)
+    assert (alone.category, alone.confidence) == (Category.KILLED, Confidence.AMBIGUOUS)
+    assert list(node_death_observations([task], [other])) == []
 
 
 def test_drivers_that_end_are_not_deaths() -> None:
