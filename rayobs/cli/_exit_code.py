@@ -28,14 +28,20 @@ class OutputFormat(str, Enum):
     "exit-code",
     context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
 )
-@click.argument("code", metavar="CODE")
+@click.argument("code", metavar="[CODE]", required=False)
 @click.option(
     "--reason", metavar="K8S_REASON", help="Kubernetes terminated reason (OOMKilled, Error, ...)."
 )
 @click.option(
     "--pod",
     metavar="FILE|-",
-    help="`kubectl get pod NAME -o json` output (a Pod or a List); '-' reads stdin.",
+    help="`kubectl get pod NAME -o json` output (a Pod or a List); '-' reads stdin. "
+    "Supplies CODE when it is left out.",
+)
+@click.option(
+    "--container",
+    metavar="NAME",
+    help="With --pod: this container's terminated state (default: the latest failed one).",
 )
 @click.option(
     "--kernel-log",
@@ -58,9 +64,10 @@ class OutputFormat(str, Enum):
     help="Output format.",
 )
 def exit_code(
-    code: str,
+    code: str | None,
     reason: str | None,
     pod: str | None,
+    container: str | None,
     kernel_log: str | None,
     cgroup: str | None,
     ray_logs: str | None,
@@ -68,6 +75,10 @@ def exit_code(
     output_format: str,
 ) -> None:
     """Explain exit status CODE: 0-255, Python's -N for signal N, or a pod's exitCode.
+
+    With --pod, CODE may be left out: the pod's terminated state supplies it (the
+    latest failed container, or --container NAME), and the verdict names the
+    container. A CODE the pod does not show is an error, not a guess.
 
     137 is an OOM kill only with evidence (--reason OOMKilled, --pod, --kernel-log,
     --cgroup, --ray-logs); alone it stays "killed", ambiguous, with the ways to
@@ -77,15 +88,17 @@ def exit_code(
     Examples:
       rayobs exit-code 137
       rayobs exit-code -11 --format json
-      kubectl get pod ray-worker-x -o json | rayobs exit-code 137 --pod -
+      kubectl get pod ray-worker-x -o json | rayobs exit-code --pod -
+      kubectl get pod ray-worker-x -o json | rayobs exit-code --pod - --container ray-worker
       dmesg -T | rayobs exit-code 137 --kernel-log - --pid 4242
     """
     try:
-        number = parse_code(code)
+        number = parse_code(code) if code is not None else None
         verdict = explain_exit_code(
             number,
             reason=reason,
             pod=pod,
+            container=container,
             kernel_log=kernel_log,
             cgroup=cgroup,
             ray_logs=ray_logs,

@@ -90,13 +90,106 @@ def test_pod_from_stdin_and_kernel_log_from_a_file(tmp_path: Path) -> None:
     ]
 
 
+# `kubectl get pod -o json` of a KubeRay worker whose Ray container was OOM-killed and
+# restarted; its init container completed, its sidecar failed later.
+KUBERAY_POD = {
+    "kind": "Pod",
+    "metadata": {"name": "raycluster-worker-7x2k", "namespace": "ray"},
+    "status": {
+        "phase": "Running",
+        "initContainerStatuses": [
+            {
+                "name": "wait-gcs-ready",
+                "state": {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "finishedAt": "2026-11-23T15:58:02Z",
+                    }
+                },
+            }
+        ],
+        "containerStatuses": [
+            {
+                "name": "ray-worker",
+                "restartCount": 1,
+                "state": {"running": {"startedAt": "2026-11-23T16:05:50Z"}},
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "OOMKilled",
+                        "finishedAt": "2026-11-23T16:05:41Z",
+                    }
+                },
+            },
+            {
+                "name": "fluent-bit",
+                "state": {
+                    "terminated": {
+                        "exitCode": 2,
+                        "reason": "Error",
+                        "finishedAt": "2026-11-23T16:07:00Z",
+                    }
+                },
+            },
+        ],
+    },
+}
+RUNNING_POD = {
+    "kind": "Pod",
+    "metadata": {"name": "w"},
+    "status": {"containerStatuses": [{"name": "ray-worker", "state": {"running": {}}}]},
+}
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat), ids=lambda f: f.value)
+@pytest.mark.parametrize(
+    ("options", "container", "code", "category"),
+    [
+        ([], "fluent-bit", 2, "usage"),  # the latest failure
+        (["--container", "ray-worker"], "ray-worker", 137, "oom_killed"),
+    ],
+)
+def test_the_pod_supplies_the_code(
+    output_format: OutputFormat, options: list[str], container: str, code: int, category: str
+) -> None:
+    """`kubectl get pod x -o json | rayobs exit-code --pod -`: no CODE needed."""
+    result = rayobs(
+        "--pod", "-", *options, "--format", output_format.value, stdin=json.dumps(KUBERAY_POD)
+    )
+    assert result.returncode == 0, result.stderr
+    said = f"container {container} of pod ray/raycluster-worker-7x2k"
+    if output_format is OutputFormat.JSON:
+        document = json.loads(result.stdout)
+        assert list(document) == FIELDS
+        assert (document["code"], document["category"]) == (code, category)
+        assert document["summary"].startswith(said)
+        assert f"container {container} " in document["evidence"][0]["source"]
+    else:
+        headline, verdict = result.stdout.splitlines()[:2]
+        assert headline.startswith(said) and f"exit status {code}" in headline
+        assert verdict.startswith(f"category: {category} ")
+        if not options:  # the other failure is named, the completed init container is not
+            assert "other failures too: ray-worker=137 (OOMKilled, previous run)" in result.stdout
+            assert "wait-gcs-ready" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
         (["abc"], None, "not an exit status: 'abc'"),
         (["99999"], None, "out of range"),
         (["-99"], None, "out of range"),
-        ([], None, "Missing argument"),
+        ([], None, "no exit status to explain: give CODE, or --pod FILE|-"),
+        (["--kernel-log", "-"], "x\n", "no exit status to explain"),
+        (["--container", "ray-worker"], None, "--container picks a container of --pod"),
+        (["143", "--pod", "-"], json.dumps(KUBERAY_POD), "--pod: CODE 143 contradicts stdin"),
+        (["--pod", "-"], json.dumps(RUNNING_POD), "stdin has no terminated container state"),
+        (
+            ["--pod", "-", "--container", "ray-head"],
+            json.dumps(KUBERAY_POD),
+            "no terminated state of a container named 'ray-head'",
+        ),
         (["137", "--format", "xml"], None, "'xml' is not one of"),
         (["137", "--pod", "/nonexistent/pod.json"], None, "cannot read /nonexistent/pod.json"),
         (["137", "--kernel-log", "/"], None, "is a directory"),

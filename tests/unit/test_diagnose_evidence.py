@@ -295,7 +295,7 @@ def test_pod_that_is_not_json(tmp_path: Path) -> None:
 
 
 def test_pod_without_a_matching_termination(tmp_path: Path) -> None:
-    with pytest.raises(EvidenceError, match=r"found: ray-worker=137 \(OOMKilled\)"):
+    with pytest.raises(EvidenceError, match=r"CODE 1 contradicts .*ray-worker=137 \(OOMKilled, "):
         explain_exit_code(1, pod=_write(tmp_path, OOM_POD))
     running = _pod([{"name": "ray-worker", "state": {"running": {}}}])
     with pytest.raises(EvidenceError, match="no terminated container"):
