@@ -58,6 +58,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "profile",
         "Report or plot cProfile stats and mprof memory files.",
     ),
+    "top": (
+        "rayobs.cli._top",
+        "top",
+        "Calls/s, errors, p99 and in-flight per task and actor method, live.",
+    ),
 }
 
 
