@@ -27,6 +27,11 @@ prometheus:
 		echo "note: no 'prometheus' binary and not root, so the demo leaves out its Prometheus column" \
 		     "and preview, and the tests that need it skip (fail under CI). Install it: sudo apt-get install prometheus"; \
 	fi
+	@if ! command -v tmux >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's tmux package (the tests drive rayobs top's live view in it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends tmux >/dev/null; \
+	fi
 
 demo: install prometheus
 	$(BIN)/rayobs demo --preview out/demo-dashboard.png
