@@ -12,7 +12,7 @@ import pytest
 
 from rayobs.top import SortBy, compute, parse_exposition, select, snapshot_to_dict, snapshot_to_text
 from rayobs.top._fetch import endpoint_url, fetch_all
-from rayobs.top._model import FunctionKey, Scrape
+from rayobs.top._model import FunctionKey, Sample, Scrape
 
 RAY = 'Component="core_worker",NodeAddress="127.0.0.1",SessionName="s",Version="2.60.0"'
 
@@ -92,9 +92,9 @@ def test_parse_keeps_only_the_series_the_view_reads() -> None:
     assert "ray_rayobs_call_duration_seconds_bucket" in names
 
 
-def test_parse_rejects_what_is_not_an_exposition() -> None:
-    with pytest.raises(ValueError):
-        parse_exposition('ray_tasks{State="RUNNING" 3\n')
+def test_parse_leaves_out_malformed_lines_and_reads_escapes() -> None:
+    text = 'ray_tasks{State="RUNNING" 3\nray_tasks{State="a\\"b",X="1"} 2\n'
+    assert parse_exposition(text) == (Sample("ray_tasks", (("State", 'a"b'), ("X", "1")), 2.0),)
 
 
 def test_rates_sum_workers_and_count_resets_and_new_series() -> None:
