@@ -95,7 +95,8 @@ class _GaugeChild:
         self._lock = threading.Lock()
 
     def set(self, value: float) -> None:
-        self.value = float(value)
+        with self._lock:  # else a concurrent inc could write back the value before it
+            self.value = float(value)
 
     def inc(self, value: float = 1.0) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ seconds (the SDK's default buckets are meant for milliseconds).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rayobs._spec import Kind, MetricSpec
@@ -25,22 +26,33 @@ class _CounterChild:
 
 
 class _GaugeChild:
-    __slots__ = ("attributes", "instrument", "value")
+    """A synchronous OTel gauge only has ``set``: the child keeps the value for inc/dec,
+    and updates it and records it under one lock, so no concurrent update is lost and
+    the last value recorded is the last one computed."""
+
+    __slots__ = ("attributes", "instrument", "lock", "value")
 
     def __init__(self, instrument: Any, attributes: dict[str, str]) -> None:
         self.instrument = instrument
         self.attributes = attributes
         self.value = 0.0
+        self.lock = threading.Lock()
 
     def set(self, value: float) -> None:
-        self.value = float(value)
-        self.instrument.set(self.value, self.attributes)
+        with self.lock:
+            self._record(float(value))
 
     def inc(self, value: float = 1.0) -> None:
-        self.set(self.value + value)
+        with self.lock:
+            self._record(self.value + value)
 
     def dec(self, value: float = 1.0) -> None:
-        self.set(self.value - value)
+        with self.lock:
+            self._record(self.value - value)
+
+    def _record(self, value: float) -> None:
+        self.value = value
+        self.instrument.set(value, self.attributes)
 
 
 class _HistogramChild:

@@ -37,28 +37,44 @@ class _GaugeChild:
     so a gauge set once (money in a bank, a queue's size) would vanish from
     Prometheus seconds later. The backend's keeper re-sets every gauge that has
     a value, while the process lives.
+
+    ``inc``/``dec`` read and write the value under the child's lock, and record it
+    to Ray inside the lock too, so the last value Ray holds is the last one
+    computed: concurrent calls in a threaded actor lose no update.
     """
 
-    __slots__ = ("keeper", "metric", "tags", "value")
+    __slots__ = ("keeper", "lock", "metric", "tags", "value")
 
     def __init__(self, metric: Any, tags: dict[str, str], keeper: _GaugeKeeper) -> None:
         self.metric = metric
         self.tags = tags
         self.value = 0.0
+        self.lock = threading.Lock()
         self.keeper: _GaugeKeeper | None = keeper  # until the first set hands it over
 
     def set(self, value: float) -> None:
-        self.value = float(value)
-        self.metric.set(self.value, self.tags)
+        with self.lock:
+            self._record(float(value))
+
+    def inc(self, value: float = 1.0) -> None:
+        with self.lock:
+            self._record(self.value + value)
+
+    def dec(self, value: float = 1.0) -> None:
+        with self.lock:
+            self._record(self.value - value)
+
+    def _record(self, value: float) -> None:
+        self.value = value
+        self.metric.set(value, self.tags)
         if self.keeper is not None:
             self.keeper.keep(self)
             self.keeper = None
 
-    def inc(self, value: float = 1.0) -> None:
-        self.set(self.value + value)
-
-    def dec(self, value: float = 1.0) -> None:
-        self.set(self.value - value)
+    def keep_alive(self) -> None:
+        """Set the current value again (never a stale one: under the lock)."""
+        with self.lock:
+            self.metric.set(self.value, self.tags)
 
 
 class _HistogramChild:
@@ -100,7 +116,7 @@ class _GaugeKeeper:
                 children = list(self._children)
             for child in children:
                 try:
-                    child.metric.set(child.value, child.tags)
+                    child.keep_alive()
                 except Exception as exc:
                     # strict mode raises: never let that kill this thread
                     with contextlib.suppress(Exception):

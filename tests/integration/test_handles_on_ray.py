@@ -9,6 +9,8 @@ with rayobs handles. Prometheus must show exactly the expected totals.
 from __future__ import annotations
 
 import pickle
+import sys
+import threading
 
 import pytest
 import ray
@@ -219,3 +221,33 @@ def test_closure_defined_in_a_test_is_shipped_by_value(
         {"closure": 55.0},
         by="kind",
     )
+
+
+# ---- a gauge moved by many threads of one threaded actor at once ----
+
+QUEUE_DEPTH = rayobs.Gauge("race_queue_depth", "Items queued, moved by 8 threads at once.")
+
+
+@ray.remote(max_concurrency=8)
+class Queue:
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(8)
+
+    def churn(self, k: int, rounds: int) -> None:
+        sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+        self.barrier.wait(timeout=60)
+        for i in range(rounds):
+            if (i + k) % 3:  # two incs of 2 for every dec of 1
+                QUEUE_DEPTH.inc(2)
+            else:
+                QUEUE_DEPTH.dec()
+
+
+def test_gauge_inc_dec_from_a_threaded_actor_lose_no_update(
+    ray_driver: RayCluster, prometheus: Prometheus
+) -> None:
+    queue = Queue.remote()
+    rounds = 10_000
+    ray.get([queue.churn.remote(k, rounds) for k in range(8)], timeout=120)
+    want = sum(2 if (i + k) % 3 else -1 for k in range(8) for i in range(rounds))
+    prometheus.wait_for("sum(ray_race_queue_depth)", float(want))

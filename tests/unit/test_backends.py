@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import urllib.request
+from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 import rayobs
@@ -68,3 +72,87 @@ def test_otel_backend_with_seconds_buckets() -> None:
     assert found["o_wait_seconds"].unit == "seconds"
     assert tuple(point.explicit_bounds) == (0.1, 1.0)
     assert list(point.bucket_counts) == [0, 1, 0]
+
+
+# ------------------------------------------------- concurrent inc/dec on a gauge
+
+THREADS, ROUNDS = 8, 10_000
+
+
+def _read_gauge(backend_name: str, setup: Any, handle: rayobs.Gauge) -> float:
+    if backend_name == "memory":
+        value = setup.value(handle.name)
+        assert value is not None
+        return float(value)
+    if backend_name == "prometheus":
+        value = setup.get_sample_value(handle.name)
+        assert value is not None
+        return float(value)
+    if backend_name == "otel":
+        data = setup.get_metrics_data()
+        points = [
+            p
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == handle.name
+            for p in m.data.data_points
+        ]
+        return float(points[0].value)
+    # ray: what rayobs last recorded into ray.util.metrics (the Prometheus side is
+    # tests/integration/test_handles_on_ray.py)
+    return float(handle._bind(None).value)
+
+
+def _backend(name: str) -> tuple[Any, Any]:
+    """(backend, what reads it back)."""
+    if name == "memory":
+        from rayobs.backends._memory import MemoryBackend
+
+        memory = MemoryBackend()
+        return memory, memory
+    if name == "prometheus":
+        registry = CollectorRegistry()
+        return PrometheusBackend(registry), registry
+    if name == "otel":
+        metrics_sdk = requires.module("opentelemetry.sdk.metrics", "otel")
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        from rayobs.backends._otel import OtelBackend
+
+        reader = InMemoryMetricReader()
+        return OtelBackend(metrics_sdk.MeterProvider(metric_readers=[reader])), reader
+    requires.module("ray", "ray")
+    from rayobs.backends._ray import RayBackend
+
+    return RayBackend(), None
+
+
+@pytest.mark.parametrize("backend_name", ["memory", "prometheus", "otel", "ray"])
+def test_concurrent_inc_and_dec_lose_no_update(backend_name: str) -> None:
+    backend, reader = _backend(backend_name)
+    rayobs.configure(backend=backend, strict=True)
+    level = rayobs.Gauge(f"race_level_{backend_name}", "Level.")
+    level.set(0)
+    start = threading.Barrier(THREADS)
+
+    def work(k: int) -> None:
+        start.wait()
+        for i in range(ROUNDS):
+            if (i + k) % 3:  # two incs of 2 for every dec of 1
+                level.inc(2)
+            else:
+                level.dec()
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    want = sum(2 if (i + k) % 3 else -1 for k in range(THREADS) for i in range(ROUNDS))
+    assert _read_gauge(backend_name, reader, level) == want
