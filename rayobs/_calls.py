@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rayobs import _config, _failures
+from rayobs import _config, _failures, _outcome
 
 
 def exception_name(exc_type: type[BaseException]) -> str:
@@ -39,7 +39,16 @@ def exception_name(exc_type: type[BaseException]) -> str:
 class CallStats:
     """One thread's counts for one instrumented callable (written by that thread only)."""
 
-    __slots__ = ("err_buckets", "err_sums", "errors", "ok_buckets", "ok_sums", "started")
+    __slots__ = (
+        "err_buckets",
+        "err_sums",
+        "errors",
+        "exit_buckets",
+        "exit_sums",
+        "ok_buckets",
+        "ok_sums",
+        "started",
+    )
 
     def __init__(self, buckets: int) -> None:
         self.started = 0
@@ -48,6 +57,9 @@ class CallStats:
         self.err_buckets = [0] * (buckets + 1)
         self.err_sums = [0.0] * (buckets + 1)
         self.errors: dict[str, int] = {}
+        # intended exits (exit_actor(), sys.exit(0)): neither ok nor errors
+        self.exit_buckets = [0] * (buckets + 1)
+        self.exit_sums = [0.0] * (buckets + 1)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,18 @@ class Site:
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
 
+    def record_raised(self, stats: CallStats, seconds: float, exc: BaseException) -> None:
+        """A call that raised: an intended exit (``rayobs._outcome``) or an error."""
+        if _outcome.is_intended_exit(exc):
+            self.record_exit(stats, seconds)
+        else:
+            self.record_error(stats, seconds, exc)
+
+    def record_exit(self, stats: CallStats, seconds: float) -> None:
+        i = bisect.bisect_left(self.bounds, seconds)
+        stats.exit_buckets[i] += 1
+        stats.exit_sums[i] += seconds
+
     def record_error(self, stats: CallStats, seconds: float, exc: BaseException) -> None:
         i = bisect.bisect_left(self.bounds, seconds)
         stats.err_buckets[i] += 1
@@ -157,8 +181,9 @@ class Site:
         from rayobs import _catalog
 
         for outcome, buckets, sums, old_buckets, old_sums in (
-            ("ok", now.ok_buckets, now.ok_sums, before.ok_buckets, before.ok_sums),
-            ("error", now.err_buckets, now.err_sums, before.err_buckets, before.err_sums),
+            (_outcome.OK, now.ok_buckets, now.ok_sums, before.ok_buckets, before.ok_sums),
+            (_outcome.EXIT, now.exit_buckets, now.exit_sums, before.exit_buckets, before.exit_sums),
+            (_outcome.ERROR, now.err_buckets, now.err_sums, before.err_buckets, before.err_sums),
         ):
             new = [b - a for a, b in zip(old_buckets, buckets, strict=True)]
             calls = sum(new)
@@ -216,15 +241,17 @@ class _Totals:
     err_buckets: list[int]
     err_sums: list[float]
     errors: dict[str, int]
+    exit_buckets: list[int]
+    exit_sums: list[float]
 
     @property
     def finished(self) -> int:
-        return sum(self.ok_buckets) + sum(self.err_buckets)
+        return sum(self.ok_buckets) + sum(self.err_buckets) + sum(self.exit_buckets)
 
     @classmethod
     def empty(cls, buckets: int) -> _Totals:
         n = buckets + 1
-        return cls(0, [0] * n, [0.0] * n, [0] * n, [0.0] * n, {})
+        return cls(0, [0] * n, [0.0] * n, [0] * n, [0.0] * n, {}, [0] * n, [0.0] * n)
 
     def add(self, s: CallStats) -> None:
         """Add one thread's counts."""
@@ -234,6 +261,8 @@ class _Totals:
             self.ok_sums[i] += s.ok_sums[i]
             self.err_buckets[i] += s.err_buckets[i]
             self.err_sums[i] += s.err_sums[i]
+            self.exit_buckets[i] += s.exit_buckets[i]
+            self.exit_sums[i] += s.exit_sums[i]
         for name, count in list(s.errors.items()):
             self.errors[name] = self.errors.get(name, 0) + count
 
@@ -245,6 +274,8 @@ class _Totals:
             list(self.err_buckets),
             list(self.err_sums),
             dict(self.errors),
+            list(self.exit_buckets),
+            list(self.exit_sums),
         )
 
 

@@ -8,6 +8,7 @@ are exported with a ``ray_`` prefix (``rayobs_recording_failures`` →
 
 from __future__ import annotations
 
+from rayobs import _outcome
 from rayobs._handles import Counter, Gauge, Histogram
 
 RECORDING_FAILURES = Counter(
@@ -42,17 +43,25 @@ DURATION_BUCKETS = (
     1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 )  # fmt: skip
 
+# How a call ended (the outcome tag, rayobs._outcome): ok, it returned; exit, an
+# intended exit (ray.actor.exit_actor(), sys.exit() or sys.exit(0)), never an error;
+# error, any other exception, SystemExit with another code included. Error ratios
+# are error calls over all finished calls, exits included.
+OUTCOMES = _outcome.OUTCOMES
+OUTCOME_ERROR = _outcome.ERROR
+
 CALLS = Counter(
     "rayobs_calls",
-    "Finished calls of instrumented tasks and actor methods, by outcome (ok or error). "
-    "kind is task or actor; name is the function or Class.method.",
+    "Finished calls of instrumented tasks and actor methods, by outcome: ok, exit (an "
+    "intended exit: ray.actor.exit_actor(), sys.exit(0)) or error. kind is task or actor; "
+    "name is the function or Class.method.",
     default_tags=_NO_EXTRAS,
     tag_keys=(*CALL_TAG_KEYS, "outcome"),
 )
 CALL_ERRORS = Counter(
     "rayobs_call_errors",
     "Calls of instrumented tasks and actor methods that raised, by exception type "
-    "(builtins by name, others as module.QualName).",
+    "(builtins by name, others as module.QualName). Intended exits are not counted.",
     default_tags=_NO_EXTRAS,
     tag_keys=(*CALL_TAG_KEYS, "exception"),
 )

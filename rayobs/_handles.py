@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from rayobs import _callwrap, _failures, _registry
+from rayobs import _callwrap, _failures, _outcome, _registry
 from rayobs._spec import Kind, MetricSpec, make_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,7 +147,9 @@ class Counter(_Metric):
         """Count exceptions of type ``exception`` raised in a block or a decorated function.
 
         The exception still propagates. Works as a decorator on sync, ``async def``
-        and generator functions, and as a context manager.
+        and generator functions, and as a context manager. Intended exits
+        (``ray.actor.exit_actor()``, ``sys.exit()``/``sys.exit(0)``) are never counted,
+        whatever ``exception`` is: as for ``rayobs.instrument``, they are not failures.
 
         >>> import rayobs
         >>> ERRORS = rayobs.Counter("doc_parse_errors")
@@ -251,7 +253,8 @@ class Histogram(_Metric):
         """Observe the duration, in seconds, of a block or of each call of a function.
 
         A decorated ``async def`` stays a coroutine function and its await is timed;
-        a decorated generator is timed over its whole iteration.
+        a decorated generator is timed over its whole iteration. Every use is timed,
+        however it ends: returned, raised, or exited.
         """
         return _Timer(self, tags)
 
@@ -305,14 +308,18 @@ class _ExceptionCounter:
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if ev is not None and isinstance(ev, self._exception):
+        if ev is not None and isinstance(ev, self._exception) and not _outcome.is_intended_exit(ev):
             self._counter.inc(1, self._tags)
 
     def __call__(self, fn: F) -> F:
         counter, exception, tags = self._counter, self._exception, self._tags
 
         def finish(_: None, exc: BaseException | None) -> None:
-            if exc is not None and isinstance(exc, exception):
+            if (
+                exc is not None
+                and isinstance(exc, exception)
+                and not _outcome.is_intended_exit(exc)
+            ):
                 counter.inc(1, tags)
 
         return _callwrap.wrap(fn, _noop, finish)

@@ -362,7 +362,7 @@ def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException 
         if exc is None:
             site.record_ok(stats, end - began)
         else:
-            site.record_error(stats, end - began, exc)
+            site.record_raised(stats, end - began, exc)
         flusher.last = end
         if not flusher.armed:
             flusher.poke()
@@ -392,7 +392,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             end = perf()
-            site.record_error(stats, end - start, exc)
+            site.record_raised(stats, end - start, exc)
             flusher.last = end
             if not flusher.armed:
                 flusher.poke()

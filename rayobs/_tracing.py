@@ -3,9 +3,10 @@
 One span per task or actor call, started in the process that runs it, with the
 caller's context (carried by ``rayobs._ray_patch``) as its parent, so driver →
 task → nested task → actor method form one trace. An exception is recorded as
-a span event and sets the status to ERROR. Everything goes through the
-OpenTelemetry API; without a configured provider spans are no-ops that still
-hand the context on.
+a span event and sets the status to ERROR; an intended exit (``exit_actor()``,
+``sys.exit(0)``, see ``rayobs._outcome``) is an ``exit`` event and leaves the
+status unset. Everything goes through the OpenTelemetry API; without a
+configured provider spans are no-ops that still hand the context on.
 
 Unsampled calls take a short path that creates no span at all: the caller's
 "not sampled" decision is simply handed on to nested calls (a span, even a
@@ -24,7 +25,7 @@ from typing import Any
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from rayobs import _config
+from rayobs import _config, _outcome
 
 logger = logging.getLogger("rayobs")
 
@@ -167,10 +168,27 @@ def finish(span: Any, token: Any, exc: BaseException | None) -> None:
     if token is not None:
         context.detach(token)
     if exc is not None and span.is_recording():
-        span.set_attribute("rayobs.outcome", "error")
-        span.record_exception(exc, escaped=True)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        outcome = _outcome.of(exc)
+        span.set_attribute("rayobs.outcome", outcome)
+        if isinstance(exc, SystemExit):
+            span.set_attribute("rayobs.exit_code", _outcome.exit_status(exc))
+        if outcome == _outcome.EXIT:
+            span.add_event("exit", _exit_attributes(exc))
+        else:
+            span.record_exception(exc, escaped=True)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
     span.end()
+
+
+def _exit_attributes(exc: BaseException) -> dict[str, str]:
+    """What ended the call; Ray's ``exit_actor()`` also leaves its reason on the exception."""
+    from rayobs._calls import exception_name
+
+    attributes = {"exception.type": exception_name(type(exc))}
+    reason = getattr(exc, "ray_terminate_msg", None)
+    if isinstance(reason, str) and reason:
+        attributes["exception.message"] = reason
+    return attributes
 
 
 def suspend(span: Any, token: Any) -> tuple[str, Any]:
