@@ -58,7 +58,7 @@ _DURATION_SUM = exported(_catalog.CALL_DURATION.spec, "_sum")
 _DURATION_COUNT = exported(_catalog.CALL_DURATION.spec, "_count")
 _IN_FLIGHT = exported(_catalog.CALLS_IN_FLIGHT.spec)
 _NAME = 'name=~"$name"'
-_ERROR = 'outcome="error"'
+_ERROR = f'outcome="{_catalog.OUTCOME_ERROR}"'
 
 
 def _calls(*matchers: str) -> str:
@@ -72,7 +72,11 @@ def _quantile(q: float, by: str, window: str) -> str:
 
 
 def _ratio(fn: str, window: str) -> str:
-    """Errors / calls per name; names that never failed get 0, not a missing series."""
+    """Errors / calls per name; names that never failed get 0, not a missing series.
+
+    The denominator is every finished call: an intended exit (outcome ``exit``) is a
+    call that did not fail, so it lowers the ratio rather than being left out.
+    """
     calls = f"sum by (name) ({fn}({_calls()}[{window}]))"
     errors = f"sum by (name) ({fn}({_calls(_ERROR)}[{window}]))"
     return f"({errors} or {calls} * 0) / {calls}"
@@ -94,7 +98,9 @@ def tasks_and_actors() -> Dashboard:
     error_ratio = Panel(
         "Error ratio",
         "Share of finished calls that raised, per task or method: error calls / all calls "
-        f"({_CALLS}, outcome=error). 100% means every call failed; 0 that none did.",
+        f"({_CALLS}, outcome=error). Intended exits (outcome=exit: ray.actor.exit_actor(), "
+        "sys.exit(0)) are finished calls, not errors. 100% means every call failed; 0 that "
+        "none did.",
         (
             Query(
                 _ratio("rate", RATE),

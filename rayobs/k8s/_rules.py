@@ -110,7 +110,8 @@ def _call_alerts(params: Params) -> list[Alert]:
     buckets = exported(_catalog.CALL_DURATION, "_bucket")
     by_call = _by(CALL)
     rate = f"sum {by_call} (rate({calls}[5m]))"
-    errors = f'sum {by_call} (rate({calls}{{outcome="error"}}[5m]))'
+    # intended exits (outcome="exit") are calls that did not fail: in the rate, not the errors
+    errors = f'sum {by_call} (rate({calls}{{outcome="{_catalog.OUTCOME_ERROR}"}}[5m]))'
     return [
         Alert(
             name="RayobsHighErrorRatio",
@@ -123,7 +124,8 @@ def _call_alerts(params: Params) -> list[Alert]:
             f" of its calls in {_WHERE}",
             description=(
                 f"More than {params.error_ratio:.0%} of the calls of the instrumented "
-                "{{ $labels.kind }} {{ $labels.name }} raised during the last 5 minutes. "
+                "{{ $labels.kind }} {{ $labels.name }} raised during the last 5 minutes "
+                "(intended exits, outcome=exit, are not errors). "
                 f"{exported(_catalog.CALL_ERRORS)} names the exception types. If workers died "
                 "rather than raised, run `rayobs diagnose --since 30m` "
                 f"{_ON_HEAD} to see why each one died."
