@@ -15,6 +15,7 @@ a healthy cluster: for those, the expression has to evaluate without error.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,90 @@ def test_preview_renders_every_panel_with_data(
     assert result.exit_code == 0, result.output
     assert "0 without data" in result.output, result.output
     assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 50_000
+
+
+# ---- the error ratio leaves intended exits out, on real data ----
+
+
+def entry_point(code: int | None) -> str:
+    """A command-line entry point: argparse and click end with SystemExit."""
+    if code is None:
+        return "done"
+    sys.exit(code)
+
+
+def _ray_shell() -> Any:
+    import ray
+
+    @ray.remote
+    class Shell:
+        """Runs entry points and carries on after them, as a caller of a CLI does."""
+
+        def __init__(self) -> None:
+            import rayobs
+
+            self.entry_points = {
+                name: rayobs.instrument(entry_point, name=name)
+                for name in ("ratio_exits_only", "ratio_with_errors")
+            }
+
+        def run(self, name: str, codes: list[int | None]) -> list[Any]:
+            out: list[Any] = []
+            for code in codes:
+                try:
+                    out.append(self.entry_points[name](code))
+                except SystemExit as exc:
+                    out.append(exc.code)
+            return out
+
+    return Shell
+
+
+def _error_ratio_exprs() -> list[str]:
+    """The tasks dashboard's error-ratio expressions (panel and table), for the two names."""
+    (view,) = [v for v in _views() if v.uid == "rayobs-tasks-actors"]
+    values = {**_values(view), "name": "ratio_.*"}
+    exprs = [
+        _promql.substitute(target.expr, values)
+        for panel, target in view.queries()
+        if panel.title == "Error ratio" or target.legend == "error ratio"
+    ]
+    assert len(exprs) == 2, exprs
+    return exprs
+
+
+def test_error_ratio_leaves_intended_exits_out(
+    ray_driver: RayCluster, prometheus: Prometheus
+) -> None:
+    """Only ok calls and intended exits: ratio 0. One error in four calls: above 0."""
+    import ray
+
+    shell = _ray_shell().remote()
+    try:
+        # calls keep coming for several scrapes, so the counters' rates are not 0
+        for _ in range(10):
+            clean = shell.run.remote("ratio_exits_only", [None, 0, None, None])
+            failing = shell.run.remote("ratio_with_errors", [None, 0, 3, None])
+            assert ray.get([clean, failing], timeout=60) == [
+                ["done", 0, "done", "done"],
+                ["done", 0, 3, "done"],
+            ]
+            time.sleep(0.8)
+        prometheus.wait_for(
+            'sum by (outcome) (ray_rayobs_calls_total{name="ratio_exits_only"})',
+            {"ok": 30.0, "exit": 10.0},
+            by="outcome",
+        )
+        prometheus.wait_for(
+            'sum by (outcome) (ray_rayobs_calls_total{name="ratio_with_errors"})',
+            {"ok": 20.0, "exit": 10.0, "error": 10.0},
+            by="outcome",
+        )
+        for expr in _error_ratio_exprs():
+            ratios = prometheus.values(expr, "name")
+            assert ratios["ratio_exits_only"] == 0.0, (expr, ratios)
+            # 1 in 4 failed: every finished call counts, exits included (1 in 3 without them)
+            assert abs(ratios["ratio_with_errors"] - 0.25) < 0.04, (expr, ratios)
+            print(f"\nerror ratios {ratios} from {expr[:40]}...")
+    finally:
+        ray.kill(shell)
