@@ -304,10 +304,8 @@ class MemoryBackend:
         >>> metrics.calls(half)
         {'error': 1, 'ok': 1}
         """
-        self._flush_calls()
-        query = self._call_query(target, "calls")
-        spec = query.spec_of("calls")
-        return _counts(self._series(spec.name), query.tags_for(spec), "outcome")
+        spec, tags = self._call_metric(target, "calls")
+        return _counts(self._series(spec.name), tags, "outcome")
 
     def errors(self, target: object) -> dict[str, int]:
         """Calls of ``target`` that raised, by exception type; ``{}`` if none did.
@@ -327,10 +325,8 @@ class MemoryBackend:
         >>> metrics.errors(parse)
         {'ValueError': 1}
         """
-        self._flush_calls()
-        query = self._call_query(target, "errors")
-        spec = query.spec_of("errors")
-        return _counts(self._series(spec.name), query.tags_for(spec), "exception")
+        spec, tags = self._call_metric(target, "errors")
+        return _counts(self._series(spec.name), tags, "exception")
 
     def duration(self, target: object) -> HistogramValue:
         """Every duration observation of ``target``'s calls, all outcomes merged.
@@ -351,10 +347,7 @@ class MemoryBackend:
         >>> d.count, d.at_most(1.0)
         (2, 2)
         """
-        self._flush_calls()
-        query = self._call_query(target, "duration")
-        spec = query.spec_of("duration")
-        tags = query.tags_for(spec)
+        spec, tags = self._call_metric(target, "duration")
         found = [v for key, v in self._series(spec.name).items() if _carries(key, tags)]
         return _merged(spec, (v for v in found if isinstance(v, HistogramValue)))
 
@@ -371,10 +364,7 @@ class MemoryBackend:
         >>> running, metrics.in_flight(peek)
         (1, 0)
         """
-        self._flush_calls()
-        query = self._call_query(target, "in_flight")
-        spec = query.spec_of("in_flight")
-        tags = query.tags_for(spec)
+        spec, tags = self._call_metric(target, "in_flight")
         found = [v for key, v in self._series(spec.name).items() if _carries(key, tags)]
         return int(sum(v for v in found if isinstance(v, float)))
 
@@ -420,6 +410,13 @@ class MemoryBackend:
             raise TypeError(f"metric {spec.name!r} has no tag key {', '.join(unknown)}: {keys}")
         wanted = {k: str(v) for k, v in tags.items()}
         return [v for key, v in self._series(spec.name).items() if _carries(key, wanted)]
+
+    def _call_metric(self, target: object, metric: str) -> tuple[MetricSpec, dict[str, str]]:
+        """After a flush: the catalog metric ``metric`` of ``target``, and the tags naming it."""
+        self._flush_calls()
+        query = self._call_query(target, metric)
+        spec = query.spec_of(metric)
+        return spec, query.tags_for(spec)
 
     def _call_query(self, target: object, metric: str) -> _CallQuery:
         from rayobs import _catalog
