@@ -131,10 +131,15 @@ class Site:
 
     def record_raised(self, stats: CallStats, seconds: float, exc: BaseException) -> None:
         """A call that raised: an intended exit (``rayobs._outcome``) or an error."""
-        if _outcome.is_intended_exit(exc):
+        exiting = _outcome.is_intended_exit(exc)
+        if exiting:
             self.record_exit(stats, seconds)
         else:
             self.record_error(stats, seconds, exc)
+        if exiting or isinstance(exc, SystemExit):
+            # The process may end as this leaves the call (Ray ends a task's worker
+            # that raised SystemExit at once, from C++): push now, not after the delay.
+            flusher.push_now()
 
     def record_exit(self, stats: CallStats, seconds: float) -> None:
         i = bisect.bisect_left(self.bounds, seconds)
@@ -329,6 +334,11 @@ class _Flusher:
         # one push at a time: two at once would both push the same difference
         with self._pushing:
             self.push()
+
+    def push_now(self) -> None:
+        """Push from the calling thread, never raising (strict mode included)."""
+        with contextlib.suppress(Exception):
+            self.flush()
 
     def push(self) -> None:
         """Push every site's difference (the caller holds ``_pushing``)."""

@@ -165,13 +165,16 @@ def test_live_view_in_tmux_sorts_filters_and_quits(ray_driver: RayCluster) -> No
         return _tmux(socket, "capture-pane", "-p", "-t", "top")
 
     try:
-        command = f"{RAYOBS} top --endpoint {ray_driver.metrics_url} --interval 1"
+        # the session's other tests leave more functions than the pane has rows: start
+        # on this test's two, then filter again interactively
+        command = f"{RAYOBS} top --endpoint {ray_driver.metrics_url} --interval 1 --filter top"
         _tmux(socket, "send-keys", "-t", "top", command, "Enter")
         wait_until(lambda: "top_probe_task" in screen() and METHOD in screen(), 30, "first frame")
         assert "sort calls" in screen() and "CALLS/S▼" in screen()
         _tmux(socket, "send-keys", "-t", "top", "p")
         wait_until(lambda: "sort p99" in screen() and "P99▼" in screen(), 10, "sort by p99")
-        _tmux(socket, "send-keys", "-t", "top", "/", "buy", "Enter")
+        # "/" edits the filter given on the command line: erase it, type another
+        _tmux(socket, "send-keys", "-t", "top", "/", "BSpace", "BSpace", "BSpace", "buy", "Enter")
         wait_until(lambda: "filter 'buy'" in screen(), 10, "the filter")
         shown = screen()
         assert METHOD in shown and "top_probe_task" not in shown
