@@ -6,10 +6,10 @@ seconds (the SDK's default buckets are meant for milliseconds).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rayobs._spec import Kind, MetricSpec
+from rayobs.backends._base import SetOnlyGauge
 
 
 class _CounterChild:
@@ -25,41 +25,15 @@ class _CounterChild:
         self.instrument.add(value, self.attributes)
 
 
-class _GaugeChild:
-    """A synchronous OTel gauge only has ``set``: the child keeps the value for inc/dec,
-    and updates it and records it under one lock, so no concurrent update is lost and
-    the last value recorded is the last one computed (``acquire``/``release``: cheaper
-    than a ``with`` block, see the Ray backend's gauge child)."""
+class _GaugeChild(SetOnlyGauge):
+    """A synchronous OTel gauge only has ``set``: see ``SetOnlyGauge``."""
 
-    __slots__ = ("attributes", "instrument", "lock", "value")
+    __slots__ = ("attributes", "instrument")
 
     def __init__(self, instrument: Any, attributes: dict[str, str]) -> None:
+        super().__init__()
         self.instrument = instrument
         self.attributes = attributes
-        self.value = 0.0
-        self.lock = threading.Lock()
-
-    def set(self, value: float) -> None:
-        value = float(value)
-        self.lock.acquire()
-        try:
-            self._record(value)
-        finally:
-            self.lock.release()
-
-    def inc(self, value: float = 1.0) -> None:
-        self.lock.acquire()
-        try:
-            self._record(self.value + value)
-        finally:
-            self.lock.release()
-
-    def dec(self, value: float = 1.0) -> None:
-        self.lock.acquire()
-        try:
-            self._record(self.value - value)
-        finally:
-            self.lock.release()
 
     def _record(self, value: float) -> None:
         self.value = value
