@@ -18,6 +18,7 @@ import atexit
 import bisect
 import contextlib
 import os
+import sys
 import threading
 import time
 import weakref
@@ -108,6 +109,9 @@ class Site:
             from rayobs import _ray_patch
 
             _ray_patch.install()
+        if _in_ray_worker():
+            # unpickled in a worker, where its calls are about to run
+            flusher.expect(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (site_for, (self.spec,))
@@ -152,6 +156,25 @@ class Site:
         stats.err_sums[i] += seconds
         name = exception_name(type(exc))
         stats.errors[name] = stats.errors.get(name, 0) + 1
+
+    def prepare(self) -> None:
+        """Import the backend and create the instruments this site pushes to.
+
+        The first push of a fresh process would otherwise do it (several
+        milliseconds, far more on a busy machine): too late when Ray ends the
+        worker tens of milliseconds after its last call.
+        """
+        from rayobs import _catalog
+
+        spec = self.spec
+        for metric, handle in (
+            ("calls", _catalog.CALLS),
+            ("errors", _catalog.CALL_ERRORS),
+            ("in_flight", _catalog.CALLS_IN_FLIGHT),
+            ("duration", spec.duration),
+        ):
+            if metric in spec.metrics:
+                handle._prepare()
 
     def totals(self) -> _Totals:
         with self._lock:
@@ -302,6 +325,7 @@ class _Flusher:
 
     def __init__(self) -> None:
         self._sites: dict[Site, None] = {}  # insertion-ordered set
+        self._unprepared: list[Site] = []  # sites whose instruments are still to create
         self._lock = threading.Lock()
         self._pushing = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -311,15 +335,27 @@ class _Flusher:
         self.last = 0.0  # time.perf_counter() when a call last ended
 
     def watch(self, site: Site) -> None:
+        """Push ``site`` from now on (its first call in a thread)."""
         with self._lock:
             self._sites[site] = None
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="rayobs-flush", daemon=True)
-                self._thread.start()
-                # Registered now rather than at import: atexit runs the newest handler
-                # first, and a driver's Ray (imported by then) shuts its metrics down in
-                # its own atexit handler, which must come after this one.
-                atexit.register(flush)
+            self._start()
+
+    def expect(self, site: Site) -> None:
+        """Prepare ``site``'s instruments in the background: its calls are coming."""
+        with self._lock:
+            self._unprepared.append(site)
+            self._start()
+        self._wake.set()
+
+    def _start(self) -> None:
+        """Start the thread if it is not running (the caller holds ``_lock``)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="rayobs-flush", daemon=True)
+            self._thread.start()
+            # Registered now rather than at import: atexit runs the newest handler
+            # first, and a driver's Ray (imported by then) shuts its metrics down in
+            # its own atexit handler, which must come after this one.
+            atexit.register(flush)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # wrappers close over the flusher: a copy elsewhere uses that process's own
@@ -350,8 +386,20 @@ class _Flusher:
             except Exception as exc:
                 _failures.report(site.spec.name, "flush", exc)
 
+    def _prepare(self) -> None:
+        with self._lock:
+            sites, self._unprepared = self._unprepared, []
+        if not sites:
+            return
+        with self._pushing:  # never binds to a backend being switched away from
+            for site in sites:
+                # a failure here is reported by the push that meets it again
+                with contextlib.suppress(Exception):
+                    site.prepare()
+
     def _run(self) -> None:
         while True:
+            self._prepare()
             if self._wake.wait(_interval()):
                 self._settle()
                 self._wake.clear()
@@ -393,6 +441,7 @@ class _Flusher:
         self._lock = threading.Lock()
         self._pushing = threading.Lock()
         self._thread = None
+        self._unprepared = []
         self._wake = threading.Event()
         self.armed = False
         self.last = 0.0
@@ -426,6 +475,17 @@ def _interval() -> float:
 
 
 _MAX_WAIT = 0.1  # seconds a push waits for calls to pause
+
+
+def _in_ray_worker() -> bool:
+    """True in a Ray worker process (never imports Ray)."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return False
+    try:
+        return bool(ray._private.worker.global_worker.mode == ray.WORKER_MODE)
+    except Exception:
+        return False
 
 
 def _delay() -> float:

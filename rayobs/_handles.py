@@ -74,6 +74,13 @@ class _Metric:
             self._default = child
         return child
 
+    def _prepare(self) -> None:
+        """Create this metric's instrument on the backend now, ahead of its first record."""
+        if self._entry is None:
+            entry = _registry.entry(self._spec)
+            self._entry = entry
+            self._children = entry.children
+
     def with_tags(self, **tags: Any) -> Any:
         """A view of this metric with ``tags`` fixed, e.g. one per actor.
 

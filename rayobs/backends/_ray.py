@@ -89,11 +89,19 @@ class _GaugeKeeper:
     def keep(self, child: _GaugeChild) -> None:
         with self._lock:
             self._children.append(child)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="rayobs-gauge-keeper", daemon=True
-                )
-                self._thread.start()
+            self._start()
+
+    def start(self) -> None:
+        """Start the thread now (when a gauge is created), not at its first value."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="rayobs-gauge-keeper", daemon=True
+            )
+            self._thread.start()
 
     def _run(self) -> None:
         from rayobs import _failures
@@ -163,6 +171,9 @@ class RayBackend:
             metric = m.Counter(spec.name, description=spec.description, tag_keys=spec.tag_keys)
         elif spec.kind is Kind.GAUGE:
             metric = m.Gauge(spec.name, description=spec.description, tag_keys=spec.tag_keys)
+            # a thread start costs a worker tens of milliseconds on a busy machine:
+            # here, not in the push that follows a call
+            self.keeper.start()
         else:
             metric = m.Histogram(
                 spec.name,

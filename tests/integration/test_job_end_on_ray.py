@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -196,3 +197,45 @@ def test_a_worker_killed_with_sigkill_keeps_what_finished_before(
         15,
         "rayobs's counts of the killed worker",
     )
+
+
+# --------------------------------------------- ready before the first call
+
+
+_READY_DURATION = rayobs.Histogram(
+    "job_end_ready_seconds", boundaries=(0.1, 1.0), tag_keys=("kind", "name", "outcome")
+)
+
+
+def _ready(x: int) -> int:
+    return x
+
+
+@ray.remote
+def _uncalled_in_a_worker(fn: Any) -> dict[str, bool]:
+    """Receive an instrumented function (unpickled here) and never call it."""
+    import threading
+
+    from rayobs import _calls, _registry
+
+    deadline = time.monotonic() + 10
+    while _calls.flusher._unprepared and time.monotonic() < deadline:
+        time.sleep(0.01)
+    threads = {t.name for t in threading.enumerate()}
+    return {
+        "duration instrument": "job_end_ready_seconds" in _registry._entries,
+        "calls instrument": "rayobs_calls" in _registry._entries,
+        "flush thread": "rayobs-flush" in threads,
+        "gauge keeper": "rayobs-gauge-keeper" in threads,
+    }
+
+
+def test_a_worker_is_ready_to_push_before_its_first_call(ray_driver: RayCluster) -> None:
+    """A worker that receives an instrumented callable creates its instruments and
+    threads at once, so the push after its first call costs what any push costs
+    (measured: under 0.5 ms, against 20-400 ms on a busy machine when the first
+    push also imported the backend and started threads) and lands before Ray can
+    end the worker."""
+    fn = rayobs.instrument(_ready, name="ready_fn", duration_histogram=_READY_DURATION)
+    ready = ray.get(_uncalled_in_a_worker.remote(fn), timeout=60)
+    assert ready == dict.fromkeys(ready, True)
