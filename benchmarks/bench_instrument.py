@@ -33,13 +33,13 @@ def _noop(x: int) -> int:
 def _overheads(backend: str) -> dict[str, float]:
     """Median ns per call: bare, instrumented, the direct-records baseline, flush per call."""
     import rayobs
-    from rayobs import _calls
+    from rayobs.calls import _record
 
     rayobs.configure(backend=backend)
     instrumented = rayobs.instrument(_noop, name=f"bench_{backend}")
     # The background push is measured on its own: while the caller's cost is timed
     # it must not share the GIL with pushes of a million calls.
-    with _calls.paused() as flusher:
+    with _record.paused() as flusher:
         timings = per_call_ns(
             {"bare": lambda: _noop(1), "rayobs": lambda: instrumented(1)}, NUMBER, REPEAT
         )
@@ -58,7 +58,7 @@ def _overheads(backend: str) -> dict[str, float]:
 
 def _direct(backend: str) -> dict[str, float]:
     """The same three metrics, with the same tags, recorded on every call by hand."""
-    from rayobs import _catalog
+    from rayobs.metrics import _catalog
 
     perf = time.perf_counter
     keys = (*_catalog.CALL_TAG_KEYS, "outcome")

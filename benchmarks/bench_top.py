@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rayobs._catalog import DURATION_BUCKETS
+from rayobs.metrics._catalog import DURATION_BUCKETS
 
 REFRESHES = 20
 STARTS = 7

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from rayobs import _config, _failures, _registry
+from rayobs import _config
 from rayobs._errors import (
     MetricConflictError,
     MetricDefinitionError,
@@ -27,24 +27,25 @@ from rayobs._errors import (
     RecordingError,
     SerializationError,
 )
-from rayobs._handles import Counter, Gauge, Histogram
-from rayobs._serve import serve_metrics
 from rayobs._version import __version__
 from rayobs.backends import Backend
+from rayobs.backends._serve import serve_metrics
+from rayobs.metrics import _failures, _registry
+from rayobs.metrics._handles import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
-    from rayobs._calls import flush
-    from rayobs._inspect import Failure, SerializabilityReport, inspect_serializability
-    from rayobs._instrument import instrument, remote
+    from rayobs.calls._decorator import instrument, remote
+    from rayobs.calls._record import flush
+    from rayobs.inspect._api import Failure, SerializabilityReport, inspect_serializability
 
 # Loaded on first use: the CLI imports this package and must start fast.
 _LAZY = {
-    "flush": "rayobs._calls",
-    "Failure": "rayobs._inspect",
-    "SerializabilityReport": "rayobs._inspect",
-    "inspect_serializability": "rayobs._inspect",
-    "instrument": "rayobs._instrument",
-    "remote": "rayobs._instrument",
+    "flush": "rayobs.calls._record",
+    "Failure": "rayobs.inspect._api",
+    "SerializabilityReport": "rayobs.inspect._api",
+    "inspect_serializability": "rayobs.inspect._api",
+    "instrument": "rayobs.calls._decorator",
+    "remote": "rayobs.calls._decorator",
 }
 
 

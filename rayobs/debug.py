@@ -41,7 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _config, _failures
+from rayobs import _config
+from rayobs.metrics import _failures
 
 __all__ = ["Attach", "attach_pycharm", "attach_pycharm_to", "parse_target", "pycharm"]
 

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rayobs import _config, _failures
+from rayobs import _config
+from rayobs.metrics import _failures
 
 __all__ = ["HookOptions", "setup_worker", "worker_hook"]
 
@@ -221,7 +222,7 @@ def _start_cprofile(directory: Path) -> None:
 
 
 def _start_rss_sampler(interval: float) -> None:
-    from rayobs import _catalog
+    from rayobs.metrics import _catalog
 
     read = _rss_reader()
     stop = threading.Event()

@@ -67,7 +67,7 @@ def configure_tracing(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    from rayobs import _tracing
+    from rayobs.tracing import _context
 
     if not 0.0 <= sample_ratio <= 1.0:
         raise ValueError(f"sample_ratio must be between 0 and 1, got {sample_ratio}")
@@ -82,8 +82,8 @@ def configure_tracing(
         provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     _set_tracer_provider(trace, provider)
     _provider = provider
-    _tracing.reset(ratio=sample_ratio)
-    _tracing._state.configured_from_env = True
+    _context.reset(ratio=sample_ratio)
+    _context._state.configured_from_env = True
     return provider
 
 

@@ -33,10 +33,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rayobs import _calls, _config, _failures, _registry
-from rayobs._inspect import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
-from rayobs._inspect_render import render_text
+from rayobs import _config
 from rayobs.backends._memory import HistogramValue, MemoryBackend
+from rayobs.calls import _record
+from rayobs.inspect._api import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
+from rayobs.inspect._render import render_text
+from rayobs.metrics import _failures, _registry
 
 __all__ = ["HistogramValue", "MemoryBackend", "assert_serializable", "capture_metrics", "reset"]
 
@@ -76,7 +78,7 @@ def reset() -> None:
     >>> rayobs.configure(strict=True)
     >>> reset()  # strict mode, like every override, is gone
     """
-    _calls.forget_pending()
+    _record.forget_pending()
     _registry.reset()
     _failures.reset()
     _config.clear_overrides()

@@ -9,7 +9,7 @@ otel       OpenTelemetry SDK meter provider             ``x`` (the reader names 
 memory     a dict, for tests (``rayobs.testing``)       ``x``
 ========== ============================================ =================================
 
-Each backend turns a :class:`~rayobs._spec.MetricSpec` into an instrument once
+Each backend turns a :class:`~rayobs.metrics._spec.MetricSpec` into an instrument once
 per process, and an instrument binds a complete tag set into a *child* whose
 ``inc``/``set``/``dec``/``observe`` is the hot path.
 """

@@ -6,7 +6,7 @@ import importlib
 import threading
 from typing import Any, Protocol
 
-from rayobs._spec import MetricSpec
+from rayobs.metrics._spec import MetricSpec
 
 BACKEND_NAMES = ("ray", "prometheus", "otel", "memory")
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rayobs._spec import Kind, MetricSpec
+from rayobs.metrics._spec import Kind, MetricSpec
 
 TagSet = tuple[tuple[str, str], ...]
 
@@ -373,10 +373,13 @@ class MemoryBackend:
     def _flush_calls(self) -> None:
         """Push the calls counted so far, if they would land here (``rayobs.flush``).
 
-        Nothing to do when no call was instrumented (``rayobs._calls`` not loaded)
+        Nothing to do when no call was instrumented (``rayobs.calls._record`` not loaded)
         or when another backend is in use.
         """
-        registry, calls = sys.modules.get("rayobs._registry"), sys.modules.get("rayobs._calls")
+        registry, calls = (
+            sys.modules.get("rayobs.metrics._registry"),
+            sys.modules.get("rayobs.calls._record"),
+        )
         if registry is not None and calls is not None and registry._backend is self:
             calls.flush()
 
@@ -419,7 +422,7 @@ class MemoryBackend:
         return spec, query.tags_for(spec)
 
     def _call_query(self, target: object, metric: str) -> _CallQuery:
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         if isinstance(target, str):
             seen = {
@@ -450,7 +453,7 @@ class _CallQuery:
     duration: MetricSpec
 
     def spec_of(self, metric: str) -> MetricSpec:
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         return self.duration if metric == "duration" else _catalog.CALL_METRICS[metric].spec
 
@@ -494,8 +497,8 @@ def _site_of(target: object) -> Any:
 
 def _declared_specs() -> dict[str, MetricSpec]:
     """Every metric this process knows: live handles (the catalog's included) and declarations."""
-    import rayobs._catalog  # noqa: F401  (its handles, so the catalog's names are always known)
-    from rayobs import _registry
+    import rayobs.metrics._catalog  # noqa: F401  (its handles, so the catalog's names are always known)
+    from rayobs.metrics import _registry
 
     specs = {handle.spec.name: handle.spec for handle in list(_registry._handles)}
     specs.update(_registry.declared())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayobs._spec import Kind, MetricSpec
 from rayobs.backends._base import SetOnlyGauge
+from rayobs.metrics._spec import Kind, MetricSpec
 
 
 class _CounterChild:

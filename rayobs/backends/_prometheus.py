@@ -13,7 +13,7 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from rayobs._spec import Kind, MetricSpec
+from rayobs.metrics._spec import Kind, MetricSpec
 
 _CLASSES = {
     Kind.COUNTER: prometheus_client.Counter,

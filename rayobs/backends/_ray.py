@@ -13,8 +13,8 @@ import contextlib
 import threading
 from typing import Any
 
-from rayobs._spec import Kind, MetricSpec
 from rayobs.backends._base import SetOnlyGauge
+from rayobs.metrics._spec import Kind, MetricSpec
 
 
 class _CounterChild:
@@ -104,7 +104,7 @@ class _GaugeKeeper:
             self._thread.start()
 
     def _run(self) -> None:
-        from rayobs import _failures
+        from rayobs.metrics import _failures
 
         stop = self._stop
         while not stop.wait(self.interval_s):

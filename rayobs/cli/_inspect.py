@@ -17,14 +17,14 @@ from pathlib import Path
 
 import click
 
-from rayobs._inspect import (
+from rayobs.cli._errors import fail
+from rayobs.inspect._api import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_NODES,
     inspect_serializability,
     load_cloudpickle,
 )
-from rayobs._inspect_render import render_json, render_text
-from rayobs.cli._errors import fail
+from rayobs.inspect._render import render_json, render_text
 
 EXIT_NOT_SERIALIZABLE = 1
 # Loaded file targets stay referenced until the process exits, so what they built

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from rayobs._catalog import DURATION_BUCKETS
 from rayobs.cli._errors import fail
 from rayobs.k8s._params import DEFAULTS
+from rayobs.metrics._catalog import DURATION_BUCKETS
 
 # histogram_quantile is exact only at a bucket boundary.
 _P99_CHOICES = tuple(f"{bound:g}" for bound in DURATION_BUCKETS)

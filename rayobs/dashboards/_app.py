@@ -15,12 +15,12 @@ import re
 from collections.abc import Iterable
 from types import ModuleType
 
-from rayobs import _catalog
-from rayobs._handles import _Metric
-from rayobs._spec import Kind, MetricSpec
 from rayobs.dashboards._builtin import RATE, standard_variables
 from rayobs.dashboards._model import Dashboard, Panel, PanelKind, Query, Row, Variable
 from rayobs.dashboards._promql import BASE_FILTER, exported, selector, with_matchers
+from rayobs.metrics import _catalog
+from rayobs.metrics._handles import _Metric
+from rayobs.metrics._spec import Kind, MetricSpec
 
 MAX_UID = 40  # Grafana's limit for a dashboard uid
 _RESERVED_VARIABLES = frozenset({"datasource", "cluster", "session"})

@@ -1,6 +1,6 @@
 """The dashboards rayobs ships, built from the metric catalog.
 
-Metric names come from ``rayobs._catalog`` (the one place they are declared);
+Metric names come from ``rayobs.metrics._catalog`` (the one place they are declared);
 Ray's own metric names are the ones Ray 2.60 exports, read from a live node's
 ``/metrics`` endpoint. Every panel filters on the cluster and session
 variables; the call panels also on the task/actor/method ``name``.
@@ -8,7 +8,6 @@ variables; the call panels also on the task/actor/method ``name``.
 
 from __future__ import annotations
 
-from rayobs import _catalog
 from rayobs.dashboards._model import Dashboard, Panel, PanelKind, Query, Row, Variable
 from rayobs.dashboards._promql import (
     BASE_FILTER,
@@ -18,6 +17,7 @@ from rayobs.dashboards._promql import (
     selector,
     with_matchers,
 )
+from rayobs.metrics import _catalog
 
 RATE = "$__rate_interval"  # Grafana picks it from the scrape interval: at least 4 scrapes
 QUANTILES = (0.5, 0.95, 0.99)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from rayobs._spec import Kind, MetricSpec
+from rayobs.metrics._spec import Kind, MetricSpec
 
 # Ray's metrics agent prefixes every exported name; counters gain _total.
 RAY_PREFIX = "ray_"
@@ -28,7 +28,7 @@ def exported(spec: MetricSpec, suffix: str = "") -> str:
 
     ``suffix`` picks a histogram series (``_bucket``, ``_sum``, ``_count``).
 
-    >>> from rayobs._spec import make_spec
+    >>> from rayobs.metrics._spec import make_spec
     >>> exported(make_spec(Kind.COUNTER, "jobs"))
     'ray_jobs_total'
     >>> exported(make_spec(Kind.HISTOGRAM, "t_seconds", boundaries=(1,), unit="seconds"), "_bucket")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 from collections import defaultdict
 
-from rayobs._spec import RAY_LABELS  # summed over, to show the user's own tags
+from rayobs.metrics._spec import RAY_LABELS  # summed over, to show the user's own tags
 
 _SCRAPE_LABELS = frozenset({"__name__", "instance", "job"})
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rayobs._catalog import DURATION_BUCKETS
 from rayobs.dashboards import _promql as dashboards_promql
+from rayobs.metrics._catalog import DURATION_BUCKETS
 
 # ---- shared by the PodMonitors, the RayCluster example, the alerts and the dashboards ----
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rayobs import _catalog
-from rayobs._handles import Counter, Gauge, Histogram
 from rayobs.dashboards import _promql as dashboards_promql
 from rayobs.k8s._params import (
     CLUSTER_LABEL,
@@ -26,6 +24,8 @@ from rayobs.k8s._params import (
     WORKER_CONTAINER,
     Params,
 )
+from rayobs.metrics import _catalog
+from rayobs.metrics._handles import Counter, Gauge, Histogram
 
 RULE_NAME = "rayobs-alerts"
 RAY_PREFIX = dashboards_promql.RAY_PREFIX  # Ray's agent prefixes every exported name

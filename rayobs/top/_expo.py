@@ -14,7 +14,7 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from rayobs._catalog import CALL_DURATION, CALL_ERRORS, CALLS, CALLS_IN_FLIGHT
+from rayobs.metrics._catalog import CALL_DURATION, CALL_ERRORS, CALLS, CALLS_IN_FLIGHT
 from rayobs.top._model import Sample
 
 RAY_PREFIX = "ray_"  # what Ray's metrics agent puts in front of every name

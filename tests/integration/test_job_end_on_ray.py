@@ -216,10 +216,11 @@ def _uncalled_in_a_worker(fn: Any) -> dict[str, bool]:
     """Receive an instrumented function (unpickled here) and never call it."""
     import threading
 
-    from rayobs import _calls, _registry
+    from rayobs.calls import _record
+    from rayobs.metrics import _registry
 
     deadline = time.monotonic() + 10
-    while _calls.flusher._unprepared and time.monotonic() < deadline:
+    while _record.flusher._unprepared and time.monotonic() < deadline:
         time.sleep(0.01)
     threads = {t.name for t in threading.enumerate()}
     return {

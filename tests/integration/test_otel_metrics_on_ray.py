@@ -36,7 +36,7 @@ DRIVER = textwrap.dedent(
     @ray.remote
     class Worker:
         def work(self, n):
-            from rayobs import _registry
+            from rayobs.metrics import _registry
             for _ in range(n):
                 CALLS.inc(tags={"route": "/a"})
                 SECONDS.observe(0.05)

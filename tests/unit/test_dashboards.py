@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from rayobs import _catalog
 from rayobs.cli import cli
 from rayobs.dashboards import _app, _builtin, _model, _promql, _read
 from rayobs.dashboards._model import PanelKind
+from rayobs.metrics import _catalog
 from tests import requires
 
 requires.module("grafana_foundation_sdk", "grafana")

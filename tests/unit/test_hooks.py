@@ -15,7 +15,7 @@ import pytest
 
 import rayobs
 import rayobs.hooks
-from rayobs import _catalog
+from rayobs.metrics import _catalog
 from rayobs.testing import capture_metrics
 
 

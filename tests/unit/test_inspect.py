@@ -1,4 +1,4 @@
-"""rayobs._inspect and rayobs._inspect_walk: the search, its budgets and its semantics."""
+"""rayobs.inspect._api and rayobs.inspect._walk: the search, its budgets and its semantics."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 import rayobs
-from rayobs import _inspect
-from rayobs._inspect import check_at_decoration, inspect_serializability, load_cloudpickle
-from rayobs._inspect_probe import Prober, RememberingProber
+from rayobs.inspect import _api
+from rayobs.inspect._api import check_at_decoration, inspect_serializability, load_cloudpickle
+from rayobs.inspect._probe import Prober, RememberingProber
 from rayobs.testing import assert_serializable
 
 
@@ -357,7 +357,7 @@ def test_public_names() -> None:
         assert name in rayobs.__all__
         assert getattr(rayobs, name) is not None
     assert "assert_serializable" in rayobs.testing.__all__
-    assert _inspect.DEFAULT_MAX_DEPTH > 0 and _inspect.DEFAULT_MAX_NODES > 0
+    assert _api.DEFAULT_MAX_DEPTH > 0 and _api.DEFAULT_MAX_NODES > 0
 
 
 def test_remembering_prober_substitutes_only_what_pickled() -> None:
@@ -404,11 +404,11 @@ def test_wide_graph_of_by_value_instances_finds_every_culprit() -> None:
 @pytest.mark.parametrize(
     "module_name",
     [
-        "rayobs._inspect",
-        "rayobs._inspect_children",
-        "rayobs._inspect_hints",
-        "rayobs._inspect_render",
-        "rayobs._inspect_report",
+        "rayobs.inspect._api",
+        "rayobs.inspect._children",
+        "rayobs.inspect._hints",
+        "rayobs.inspect._render",
+        "rayobs.inspect._report",
     ],
 )
 def test_docstring_examples_hold(module_name: str) -> None:

@@ -1,4 +1,4 @@
-"""rayobs._inspect_hints: every known offender family gets its own, concrete hint."""
+"""rayobs.inspect._hints: every known offender family gets its own, concrete hint."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rayobs import _inspect_hints as hints
 from rayobs import inspect_serializability
+from rayobs.inspect import _hints as hints
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""rayobs._inspect_render: the text tree and the JSON shape."""
+"""rayobs.inspect._render: the text tree and the JSON shape."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rayobs._inspect_render import render_json, render_text, report_to_dict, split_path
-from rayobs._inspect_report import Failure, SerializabilityReport
+from rayobs.inspect._render import render_json, render_text, report_to_dict, split_path
+from rayobs.inspect._report import Failure, SerializabilityReport
 
 POOL = Failure(
     "special_business.__globals__['pool']",

@@ -81,8 +81,8 @@ def test_every_alert_points_to_a_runbook_and_a_next_step() -> None:
 
 def test_rules_use_only_known_metric_names() -> None:
     """Every ray_* name in an expression is a catalog export or a checked Ray 2.60 name."""
-    from rayobs import _catalog
     from rayobs.k8s import _rules
+    from rayobs.metrics import _catalog
 
     catalog = {
         _rules.exported(h, suffix)

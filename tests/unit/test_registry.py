@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import rayobs
-from rayobs import _registry
-from rayobs._spec import MetricSpec
+from rayobs.metrics import _registry
+from rayobs.metrics._spec import MetricSpec
 from rayobs.testing import capture_metrics
 
 
@@ -125,8 +125,8 @@ def test_strict_mode_raises_recording_errors() -> None:
 
 
 def test_unpickled_conflicting_spec_is_reported_not_raised() -> None:
-    from rayobs._handles import _restore
-    from rayobs._spec import Kind, make_spec
+    from rayobs.metrics._handles import _restore
+    from rayobs.metrics._spec import Kind, make_spec
 
     rayobs.Counter("r_skew", "v1")
     other = make_spec(Kind.COUNTER, "r_skew", "v2")

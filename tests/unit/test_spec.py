@@ -8,7 +8,7 @@ import pytest
 
 import rayobs
 from rayobs import MetricConflictError, MetricDefinitionError
-from rayobs._spec import Kind, make_spec
+from rayobs.metrics._spec import Kind, make_spec
 
 
 @pytest.mark.parametrize(

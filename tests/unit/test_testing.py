@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import rayobs
-from rayobs import _catalog
+from rayobs.metrics import _catalog
 from rayobs.testing import HistogramValue, MemoryBackend, capture_metrics
 
 

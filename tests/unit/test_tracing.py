@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 import rayobs
 import rayobs.otel
-from rayobs import _ray_patch
+from rayobs.tracing import _ray_patch
 from tests.tracebacks import rayobs_frames
 
 
@@ -41,9 +41,9 @@ def test_traced_wrapper_keeps_signature_and_pops_the_carrier(spans: Any) -> None
 
 
 def _ray_patch_carrier() -> dict[str, str]:
-    from rayobs import _tracing
+    from rayobs.tracing import _context
 
-    carrier = _tracing.current_carrier()
+    carrier = _context.current_carrier()
     assert carrier and "traceparent" in carrier
     return carrier
 
@@ -99,12 +99,12 @@ def test_sampling_ratio_zero_records_nothing_but_still_works() -> None:
 
 
 def test_a_broken_tracer_never_breaks_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rayobs import _tracing
+    from rayobs.tracing import _context
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("exporter gone")
 
-    monkeypatch.setattr(_tracing, "start", broken)
+    monkeypatch.setattr(_context, "start", broken)
     rayobs.configure(strict=False)
     traced = rayobs.instrument(lambda x: x * 2, trace=True, name="robust")
     assert [traced(i) for i in range(10)] == [i * 2 for i in range(10)]

@@ -23,9 +23,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _calls, _callwrap, _catalog, _config
-from rayobs._calls import Site, SiteSpec, site_for
+from rayobs import _callshape, _config
 from rayobs._errors import MetricDefinitionError
+from rayobs.calls import _record
+from rayobs.calls._record import Site, SiteSpec, site_for
+from rayobs.metrics import _catalog
 
 T = TypeVar("T")
 
@@ -71,7 +73,7 @@ def instrument(
 
     - ``name``: display name (default: the function's name, or ``Class.method``; on a
       class it replaces the class part: ``name="bank"`` gives ``bank.withdraw``).
-    - ``tags``: static tags, keys from ``rayobs._catalog.EXTRA_TAG_KEYS``
+    - ``tags``: static tags, keys from ``rayobs.metrics._catalog.EXTRA_TAG_KEYS``
       (``app``, ``component``, ``team``).
     - ``metrics``: any of ``calls``, ``errors``, ``duration``, ``in_flight`` (default all).
     - ``duration_histogram``: your own ``rayobs.Histogram`` (e.g. other buckets) to
@@ -184,7 +186,7 @@ class _Options:
 
 
 def _check_duration_histogram(histogram: Any) -> None:
-    from rayobs._handles import Histogram
+    from rayobs.metrics._handles import Histogram
 
     if not isinstance(histogram, Histogram):
         raise MetricDefinitionError("duration_histogram must be a rayobs.Histogram")
@@ -278,7 +280,7 @@ def _wrap(
     if hasattr(fn, _MARK):  # instrumenting twice measures once
         return fn
     if options.check_serializable:
-        from rayobs._inspect import check_at_decoration
+        from rayobs.inspect._api import check_at_decoration
 
         check_at_decoration(fn, _display_name(fn))
     spec = SiteSpec(
@@ -293,10 +295,10 @@ def _wrap(
     user_fn = fn
     if options.memory:
         fn = _with_memory(fn, spec)
-    wrapper = _callwrap.wrap(fn, *_hooks(site)) if _is_async_or_generator(fn) else _sync(fn, site)
+    wrapper = _callshape.wrap(fn, *_hooks(site)) if _is_async_or_generator(fn) else _sync(fn, site)
     if options.trace:
-        from rayobs import _ray_patch
-        from rayobs._traced import traced
+        from rayobs.tracing import _ray_patch
+        from rayobs.tracing._traced import traced
 
         wrapper = traced(wrapper, user_fn, kind, spec.name)
         _ray_patch.mark(wrapper, user_fn)
@@ -344,10 +346,10 @@ def _with_memory(fn: Callable[..., Any], spec: SiteSpec) -> Callable[..., Any]:
 
 
 def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]:
-    """Start/finish hooks for async and generator callables (``_callwrap.wrap``)."""
+    """Start/finish hooks for async and generator callables (``_callshape.wrap``)."""
     perf = time.perf_counter
 
-    flusher = _calls.flusher
+    flusher = _record.flusher
 
     def start() -> tuple[Any, float]:
         stats = site.stats()
@@ -376,7 +378,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
     perf = time.perf_counter
     bounds = site.bounds
     position = bisect.bisect_left
-    flusher = _calls.flusher
+    flusher = _record.flusher
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -396,14 +398,14 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
             flusher.last = end
             if not flusher.armed:
                 flusher.poke()
-            _callwrap.drop_own_frame(exc, sys._getframe())
+            _callshape.drop_own_frame(exc, sys._getframe())
             raise
         end = perf()
         seconds = end - start
         i = position(bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
-        # pushed before Ray can end this process: see _calls._Flusher
+        # pushed before Ray can end this process: see _record._Flusher
         flusher.last = end
         if not flusher.armed:
             flusher.poke()

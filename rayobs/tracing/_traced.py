@@ -14,14 +14,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from rayobs import _failures, _tracing
-from rayobs._callwrap import drop_own_frame
-from rayobs._ray_patch import TRACE_KWARG
+from rayobs._callshape import drop_own_frame
+from rayobs.metrics import _failures
+from rayobs.tracing import _context
+from rayobs.tracing._ray_patch import TRACE_KWARG
 
 
 def traced(inner: Callable[..., Any], user_fn: Callable[..., Any], kind: str, name: str) -> Any:
     """Wrap ``inner`` (the metrics wrapper of ``user_fn``) with a span per call."""
-    attributes = _tracing.static_attributes(kind, name)
+    attributes = _context.static_attributes(kind, name)
     if inspect.isasyncgenfunction(user_fn):
         wrapper = _async_gen(inner, attributes, name)
     elif inspect.iscoroutinefunction(user_fn):
@@ -35,7 +36,7 @@ def traced(inner: Callable[..., Any], user_fn: Callable[..., Any], kind: str, na
 
 def _start(attributes: dict[str, str], name: str, carrier: Any) -> tuple[Any, Any] | None:
     try:
-        return _tracing.start(name, attributes, carrier)
+        return _context.start(name, attributes, carrier)
     except Exception as exc:
         _failures.report(name, "trace", exc)
         return None
@@ -45,7 +46,7 @@ def _finish(handle: tuple[Any, Any] | None, exc: BaseException | None, name: str
     if handle is None:
         return
     try:
-        _tracing.finish(handle[0], handle[1], exc)
+        _context.finish(handle[0], handle[1], exc)
     except Exception as error:
         _failures.report(name, "trace", error)
 
@@ -99,7 +100,7 @@ def _generator(
         throwing = False
         try:
             while True:
-                entered = _tracing.resume(saved) if saved is not None else None
+                entered = _context.resume(saved) if saved is not None else None
                 try:
                     item = gen.throw(value) if throwing else gen.send(value)
                 except StopIteration as stop:
@@ -107,7 +108,7 @@ def _generator(
                     break
                 finally:
                     if entered is not None:
-                        _tracing.pause(entered)
+                        _context.pause(entered)
                 try:
                     throwing, value = False, (yield item)
                 except GeneratorExit:
@@ -140,14 +141,14 @@ def _async_gen(
         throwing = False
         try:
             while True:
-                entered = _tracing.resume(saved) if saved is not None else None
+                entered = _context.resume(saved) if saved is not None else None
                 try:
                     item = await (agen.athrow(value) if throwing else agen.asend(value))
                 except StopAsyncIteration:
                     break
                 finally:
                     if entered is not None:
-                        _tracing.pause(entered)
+                        _context.pause(entered)
                 try:
                     throwing, value = False, (yield item)
                 except GeneratorExit:
@@ -171,7 +172,7 @@ def _suspend(handle: tuple[Any, Any] | None) -> tuple[str, Any] | None:
     if handle is None:
         return None
     try:
-        return _tracing.suspend(*handle)
+        return _context.suspend(*handle)
     except Exception:
         return None
 

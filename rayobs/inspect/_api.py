@@ -12,11 +12,11 @@ import functools
 from typing import Any
 
 from rayobs._errors import SerializationError
-from rayobs._inspect_children import default_root_name
-from rayobs._inspect_probe import Prober, RememberingProber
-from rayobs._inspect_render import render_text
-from rayobs._inspect_report import Failure, SerializabilityReport
-from rayobs._inspect_walk import Walk
+from rayobs.inspect._children import default_root_name
+from rayobs.inspect._probe import Prober, RememberingProber
+from rayobs.inspect._render import render_text
+from rayobs.inspect._report import Failure, SerializabilityReport
+from rayobs.inspect._walk import Walk
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",

@@ -73,7 +73,7 @@ def _export(metric: str, stage: str) -> None:
         return
     _exporting.active = True
     try:
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         _catalog.RECORDING_FAILURES.inc(tags={"metric": metric, "stage": stage})
     except Exception:  # the tally above already has it

@@ -88,9 +88,9 @@ def install() -> None:
         ) -> list[Any]:
             flat: list[Any] = flatten(signature_parameters, args, kwargs)
             if isinstance(signature_parameters, TracedSignature):
-                from rayobs import _tracing
+                from rayobs.tracing import _context
 
-                carrier = _tracing.current_carrier()
+                carrier = _context.current_carrier()
                 if carrier:
                     flat += [TRACE_KWARG, carrier]
             return flat

@@ -1,7 +1,7 @@
 """Spans for traced calls: start, finish, and the W3C context a caller hands on.
 
 One span per task or actor call, started in the process that runs it, with the
-caller's context (carried by ``rayobs._ray_patch``) as its parent, so driver →
+caller's context (carried by ``rayobs.tracing._ray_patch``) as its parent, so driver →
 task → nested task → actor method form one trace. An exception is recorded as
 a span event and sets the status to ERROR; an intended exit (``exit_actor()``,
 ``sys.exit(0)``, see ``rayobs._outcome``) is an ``exit`` event and leaves the
@@ -182,7 +182,7 @@ def finish(span: Any, token: Any, exc: BaseException | None) -> None:
 
 def _exit_attributes(exc: BaseException) -> dict[str, str]:
     """What ended the call; Ray's ``exit_actor()`` also leaves its reason on the exception."""
-    from rayobs._calls import exception_name
+    from rayobs.calls._record import exception_name
 
     attributes = {"exception.type": exception_name(type(exc))}
     reason = getattr(exc, "ray_terminate_msg", None)

@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rayobs import _config, _failures, _outcome
+from rayobs import _config, _outcome
+from rayobs.metrics import _failures
 
 
 def exception_name(exc_type: type[BaseException]) -> str:
@@ -106,7 +107,7 @@ class Site:
         if spec.trace:
             # Also runs when a traced function is unpickled in a worker: nested
             # calls made from there must hand their context on.
-            from rayobs import _ray_patch
+            from rayobs.tracing import _ray_patch
 
             _ray_patch.install()
         if _in_ray_worker():
@@ -164,7 +165,7 @@ class Site:
         milliseconds, far more on a busy machine): too late when Ray ends the
         worker tens of milliseconds after its last call.
         """
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         spec = self.spec
         for metric, handle in (
@@ -206,7 +207,7 @@ class Site:
         before, self._pushed = self._pushed, now
         spec = self.spec
         base = {"kind": spec.kind, "name": spec.name, **dict(spec.tags)}
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         for outcome, buckets, sums, old_buckets, old_sums in (
             (_outcome.OK, now.ok_buckets, now.ok_sums, before.ok_buckets, before.ok_sums),
@@ -464,7 +465,7 @@ def _interval() -> float:
     seconds = _seconds(_config.FLUSH_INTERVAL)
     if seconds is not None:
         return max(seconds, 0.05)
-    from rayobs import _registry
+    from rayobs.metrics import _registry
 
     if getattr(_registry.backend(), "name", "") == "ray":
         with contextlib.suppress(Exception):

@@ -1,6 +1,6 @@
 """Presenting a :class:`SerializabilityReport`: a readable tree, or JSON.
 
->>> from rayobs._inspect_report import Failure, SerializabilityReport
+>>> from rayobs.inspect._report import Failure, SerializabilityReport
 >>> report = SerializabilityReport(False, "task", (
 ...     Failure("task.__globals__['lock']", "_thread.lock", "TypeError: no", "Make it later."),))
 >>> print(render_text(report))  # doctest: +NORMALIZE_WHITESPACE
@@ -22,7 +22,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from rayobs._inspect_report import SerializabilityReport
+from rayobs.inspect._report import SerializabilityReport
 
 _RED = "\x1b[31m"
 _BOLD = "\x1b[1m"

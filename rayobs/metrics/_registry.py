@@ -20,10 +20,11 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from rayobs import _config, _failures
+from rayobs import _config
 from rayobs._errors import MetricConflictError
-from rayobs._spec import MetricSpec
 from rayobs.backends import Backend, load_backend
+from rayobs.metrics import _failures
+from rayobs.metrics._spec import MetricSpec
 
 OTHER = "__other__"
 
@@ -106,8 +107,8 @@ def use_backend(new: Backend | str | None) -> Backend | None:
 
 def _calls_switching(new: Backend | None) -> contextlib.AbstractContextManager[None]:
     """Push the calls counted so far into the backend being replaced, and hold the
-    background push back until the switch is done (``_calls.switching``)."""
-    calls = sys.modules.get("rayobs._calls")
+    background push back until the switch is done (``rayobs.calls._record.switching``)."""
+    calls = sys.modules.get("rayobs.calls._record")
     if calls is None:
         return contextlib.nullcontext()
     return calls.switching(push=_backend is not None and new is not _backend)  # type: ignore[no-any-return]
@@ -115,7 +116,7 @@ def _calls_switching(new: Backend | None) -> contextlib.AbstractContextManager[N
 
 def _set_backend(new: Backend | None) -> None:
     global _backend
-    calls = sys.modules.get("rayobs._calls")
+    calls = sys.modules.get("rayobs.calls._record")
     close = getattr(_backend, "close", None)
     if close is not None and _backend is not new:
         close()
@@ -229,7 +230,7 @@ class _Overflow:
         self.metric = metric
 
     def _note(self) -> None:
-        from rayobs import _catalog
+        from rayobs.metrics import _catalog
 
         if self.metric != _catalog.CARDINALITY_OVERFLOW.spec.name:
             _catalog.CARDINALITY_OVERFLOW.inc(tags={"metric": self.metric})

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from rayobs import _callwrap, _failures, _outcome, _registry
-from rayobs._spec import Kind, MetricSpec, make_spec
+from rayobs import _callshape, _outcome
+from rayobs.metrics import _failures, _registry
+from rayobs.metrics._spec import Kind, MetricSpec, make_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 Tags = Mapping[str, Any]
@@ -291,7 +292,7 @@ class _Timer:
         def finish(start: float, exc: BaseException | None) -> None:
             histogram.observe(time.perf_counter() - start, tags)
 
-        return _callwrap.wrap(fn, time.perf_counter, finish)
+        return _callshape.wrap(fn, time.perf_counter, finish)
 
 
 class _ExceptionCounter:
@@ -329,7 +330,7 @@ class _ExceptionCounter:
             ):
                 counter.inc(1, tags)
 
-        return _callwrap.wrap(fn, _noop, finish)
+        return _callshape.wrap(fn, _noop, finish)
 
 
 def _noop() -> None:

@@ -9,7 +9,7 @@ are exported with a ``ray_`` prefix (``rayobs_recording_failures`` →
 from __future__ import annotations
 
 from rayobs import _outcome
-from rayobs._handles import Counter, Gauge, Histogram
+from rayobs.metrics._handles import Counter, Gauge, Histogram
 
 RECORDING_FAILURES = Counter(
     "rayobs_recording_failures",

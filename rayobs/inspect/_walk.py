@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from rayobs._inspect_children import ATOMIC, children
-from rayobs._inspect_hints import is_opaque, offender_for
-from rayobs._inspect_probe import RememberingProber
-from rayobs._inspect_report import Failure
+from rayobs.inspect._children import ATOMIC, children
+from rayobs.inspect._hints import is_opaque, offender_for
+from rayobs.inspect._probe import RememberingProber
+from rayobs.inspect._report import Failure
 
 _MAX_ERROR_CHARS = 500
 
