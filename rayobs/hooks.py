@@ -222,7 +222,7 @@ def _start_cprofile(directory: Path) -> None:
 
 
 def _start_rss_sampler(interval: float) -> None:
-    from rayobs.metrics import _catalog
+    from rayobs.metrics import _own
 
     read = _rss_reader()
     stop = threading.Event()
@@ -232,9 +232,9 @@ def _start_rss_sampler(interval: float) -> None:
         while not stop.is_set():
             try:
                 rss, peak = read()
-                _catalog.WORKER_RSS.set(rss)
+                _own.WORKER_RSS.set(rss)
                 # The kernel updates its high-water mark lazily; never report it below now.
-                _catalog.WORKER_RSS_PEAK.set(max(rss, peak))
+                _own.WORKER_RSS_PEAK.set(max(rss, peak))
                 failed = False
             except Exception as exc:
                 if not failed:  # report each new run of failures, not every tick

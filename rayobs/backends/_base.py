@@ -10,11 +10,12 @@ from rayobs.metrics._spec import MetricSpec
 
 BACKEND_NAMES = ("ray", "prometheus", "otel", "memory")
 
+# Loaded by name: the memory backend lives with the readers tests use (rayobs.testing).
 _MODULES = {
     "ray": ("rayobs.backends._ray", "RayBackend", "ray[default]"),
     "prometheus": ("rayobs.backends._prometheus", "PrometheusBackend", "prometheus-client"),
     "otel": ("rayobs.backends._otel", "OtelBackend", "rayobs[otel]"),
-    "memory": ("rayobs.backends._memory", "MemoryBackend", "rayobs"),
+    "memory": ("rayobs.testing._backend", "MemoryBackend", "rayobs"),
 }
 
 

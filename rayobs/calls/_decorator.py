@@ -27,7 +27,8 @@ from rayobs import _callshape, _config
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _record
 from rayobs.calls._record import Site, SiteSpec, site_for
-from rayobs.metrics import _catalog
+from rayobs.metrics import _catalog, _own
+from rayobs.metrics._handles import Histogram
 
 T = TypeVar("T")
 
@@ -177,7 +178,7 @@ class _Options:
             name=name,
             tags=tuple(sorted(tag_map.items())),
             metrics=chosen,
-            duration=_catalog.CALL_DURATION if duration_histogram is None else duration_histogram,
+            duration=_own.CALL_DURATION if duration_histogram is None else duration_histogram,
             include=None if include is None else frozenset(include),
             exclude=frozenset(exclude or ()),
             check_serializable=check_serializable,
@@ -186,7 +187,6 @@ class _Options:
 
 
 def _check_duration_histogram(histogram: Any) -> None:
-    from rayobs.metrics._handles import Histogram
 
     if not isinstance(histogram, Histogram):
         raise MetricDefinitionError("duration_histogram must be a rayobs.Histogram")
@@ -339,7 +339,7 @@ def _with_memory(fn: Callable[..., Any], spec: SiteSpec) -> Callable[..., Any]:
             if tb is not None:
                 exc.__traceback__ = tb
             raise
-        _catalog.CALL_MEMORY.observe(grew, tags)
+        _own.CALL_MEMORY.observe(grew, tags)
         return result
 
     return measured

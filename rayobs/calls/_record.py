@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rayobs import _config, _outcome
-from rayobs.metrics import _failures
+from rayobs.metrics import _failures, _own, _registry
 
 
 def exception_name(exc_type: type[BaseException]) -> str:
@@ -165,13 +165,11 @@ class Site:
         milliseconds, far more on a busy machine): too late when Ray ends the
         worker tens of milliseconds after its last call.
         """
-        from rayobs.metrics import _catalog
-
         spec = self.spec
         for metric, handle in (
-            ("calls", _catalog.CALLS),
-            ("errors", _catalog.CALL_ERRORS),
-            ("in_flight", _catalog.CALLS_IN_FLIGHT),
+            ("calls", _own.CALLS),
+            ("errors", _own.CALL_ERRORS),
+            ("in_flight", _own.CALLS_IN_FLIGHT),
             ("duration", spec.duration),
         ):
             if metric in spec.metrics:
@@ -207,7 +205,6 @@ class Site:
         before, self._pushed = self._pushed, now
         spec = self.spec
         base = {"kind": spec.kind, "name": spec.name, **dict(spec.tags)}
-        from rayobs.metrics import _catalog
 
         for outcome, buckets, sums, old_buckets, old_sums in (
             (_outcome.OK, now.ok_buckets, now.ok_sums, before.ok_buckets, before.ok_sums),
@@ -220,7 +217,7 @@ class Site:
                 continue
             tags = {**base, "outcome": outcome}
             if "calls" in spec.metrics:
-                _catalog.CALLS.inc(calls, tags)
+                _own.CALLS.inc(calls, tags)
             if "duration" in spec.metrics:
                 duration_tags = {k: v for k, v in tags.items() if k in spec.duration.spec.tag_keys}
                 for i, count in enumerate(new):
@@ -232,12 +229,12 @@ class Site:
             for exc_name, count in now.errors.items():
                 delta = count - before.errors.get(exc_name, 0)
                 if delta:
-                    _catalog.CALL_ERRORS.inc(delta, {**base, "exception": exc_name})
+                    _own.CALL_ERRORS.inc(delta, {**base, "exception": exc_name})
         in_flight = now.started - now.finished
         changed = in_flight != before.started - before.finished
         if "in_flight" in spec.metrics and (changed or not self._gauged):
             # Set when it may have changed; the Ray backend re-sets gauges so they stay.
-            _catalog.CALLS_IN_FLIGHT.set(in_flight, base)
+            _own.CALLS_IN_FLIGHT.set(in_flight, base)
             self._gauged = True
 
 
@@ -465,8 +462,6 @@ def _interval() -> float:
     seconds = _seconds(_config.FLUSH_INTERVAL)
     if seconds is not None:
         return max(seconds, 0.05)
-    from rayobs.metrics import _registry
-
     if getattr(_registry.backend(), "name", "") == "ray":
         with contextlib.suppress(Exception):
             import ray
@@ -548,3 +543,8 @@ def flush() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=flusher.after_fork)
+
+
+# The registry pushes these records before a backend switch and before a memory
+# backend is read; it never imports this module.
+_registry.keep_records(sys.modules[__name__])

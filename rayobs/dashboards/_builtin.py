@@ -51,12 +51,12 @@ def standard_variables(anchor: str) -> tuple[Variable, ...]:
 
 # ---- Tasks & actors: rayobs.instrument's four metrics ----
 
-_CALLS = exported(_catalog.CALLS.spec)
-_ERRORS = exported(_catalog.CALL_ERRORS.spec)
-_BUCKETS = exported(_catalog.CALL_DURATION.spec, "_bucket")
-_DURATION_SUM = exported(_catalog.CALL_DURATION.spec, "_sum")
-_DURATION_COUNT = exported(_catalog.CALL_DURATION.spec, "_count")
-_IN_FLIGHT = exported(_catalog.CALLS_IN_FLIGHT.spec)
+_CALLS = exported(_catalog.CALLS)
+_ERRORS = exported(_catalog.CALL_ERRORS)
+_BUCKETS = exported(_catalog.CALL_DURATION, "_bucket")
+_DURATION_SUM = exported(_catalog.CALL_DURATION, "_sum")
+_DURATION_COUNT = exported(_catalog.CALL_DURATION, "_count")
+_IN_FLIGHT = exported(_catalog.CALLS_IN_FLIGHT)
 _NAME = 'name=~"$name"'
 _ERROR = f'outcome="{_catalog.OUTCOME_ERROR}"'
 
@@ -297,8 +297,8 @@ def memory_and_incidents() -> Dashboard:
         min=0,
         quiet="where Ray runs without its dashboard agent (ray start --include-dashboard=false)",
     )
-    rss = exported(_catalog.WORKER_RSS.spec)
-    rss_peak = exported(_catalog.WORKER_RSS_PEAK.spec)
+    rss = exported(_catalog.WORKER_RSS)
+    rss_peak = exported(_catalog.WORKER_RSS_PEAK)
     worker_rss = Panel(
         "Worker RSS (rayobs hook)",
         f"Resident set size of each worker sampled by rayobs.hooks.setup_worker ({rss}), and "
@@ -312,8 +312,8 @@ def memory_and_incidents() -> Dashboard:
         min=0,
         quiet="unless workers run rayobs.hooks.setup_worker (worker_process_setup_hook)",
     )
-    recording = exported(_catalog.RECORDING_FAILURES.spec)
-    overflow = exported(_catalog.CARDINALITY_OVERFLOW.spec)
+    recording = exported(_catalog.RECORDING_FAILURES)
+    overflow = exported(_catalog.CARDINALITY_OVERFLOW)
     recording_failures = Panel(
         "rayobs recording failures",
         "Samples rayobs failed to record, by metric and stage (inc, set, observe, ...): the "

@@ -25,7 +25,7 @@ from rayobs.k8s._params import (
     Params,
 )
 from rayobs.metrics import _catalog
-from rayobs.metrics._handles import Counter, Gauge, Histogram
+from rayobs.metrics._spec import MetricSpec
 
 RULE_NAME = "rayobs-alerts"
 RAY_PREFIX = dashboards_promql.RAY_PREFIX  # Ray's agent prefixes every exported name
@@ -45,7 +45,7 @@ NODE = (*CLUSTER, "pod")
 CALL = (*CLUSTER, "kind", "name")
 
 
-def exported(handle: Counter | Gauge | Histogram, suffix: str = "") -> str:
+def exported(spec: MetricSpec, suffix: str = "") -> str:
     """The name Prometheus stores for a catalog metric recorded on Ray (as the dashboards).
 
     >>> exported(_catalog.CALLS)
@@ -53,7 +53,7 @@ def exported(handle: Counter | Gauge | Histogram, suffix: str = "") -> str:
     >>> exported(_catalog.CALL_DURATION, "_bucket")
     'ray_rayobs_call_duration_seconds_bucket'
     """
-    return dashboards_promql.exported(handle.spec, suffix)
+    return dashboards_promql.exported(spec, suffix)
 
 
 def _by(labels: tuple[str, ...]) -> str:

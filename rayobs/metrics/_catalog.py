@@ -1,7 +1,9 @@
 """The metrics rayobs itself emits, declared once.
 
-Wrappers, dashboards, alert rules and docs are generated from this module, so
-a name changes here or nowhere. Names are as declared; on the Ray backend they
+Pure data: one frozen ``MetricSpec`` per metric, and nothing that records.
+Wrappers record through handles built from these specs (``rayobs.metrics._own``);
+dashboards, alert rules and docs are generated from them, so a name changes here
+or nowhere. Names are as declared; on the Ray backend they
 are exported with a ``ray_`` prefix (``rayobs_recording_failures`` →
 ``ray_rayobs_recording_failures_total``).
 """
@@ -9,16 +11,18 @@ are exported with a ``ray_`` prefix (``rayobs_recording_failures`` →
 from __future__ import annotations
 
 from rayobs import _outcome
-from rayobs.metrics._handles import Counter, Gauge, Histogram
+from rayobs.metrics._spec import Kind, MetricSpec, make_spec
 
-RECORDING_FAILURES = Counter(
+RECORDING_FAILURES = make_spec(
+    Kind.COUNTER,
     "rayobs_recording_failures",
     "Samples rayobs failed to record (backend error, tag misuse, metrics agent gone), "
     "by metric and stage. The user's code carried on.",
     tag_keys=("metric", "stage"),
 )
 
-CARDINALITY_OVERFLOW = Counter(
+CARDINALITY_OVERFLOW = make_spec(
+    Kind.COUNTER,
     "rayobs_cardinality_overflow",
     "Samples folded into the '__other__' tag values because the metric exceeded its "
     "budget of distinct tag sets in one process.",
@@ -50,7 +54,8 @@ DURATION_BUCKETS = (
 OUTCOMES = _outcome.OUTCOMES
 OUTCOME_ERROR = _outcome.ERROR
 
-CALLS = Counter(
+CALLS = make_spec(
+    Kind.COUNTER,
     "rayobs_calls",
     "Finished calls of instrumented tasks and actor methods, by outcome: ok, exit (an "
     "intended exit: ray.actor.exit_actor(), sys.exit(0)) or error. kind is task or actor; "
@@ -58,14 +63,16 @@ CALLS = Counter(
     default_tags=_NO_EXTRAS,
     tag_keys=(*CALL_TAG_KEYS, "outcome"),
 )
-CALL_ERRORS = Counter(
+CALL_ERRORS = make_spec(
+    Kind.COUNTER,
     "rayobs_call_errors",
     "Calls of instrumented tasks and actor methods that raised, by exception type "
     "(builtins by name, others as module.QualName). Intended exits are not counted.",
     default_tags=_NO_EXTRAS,
     tag_keys=(*CALL_TAG_KEYS, "exception"),
 )
-CALL_DURATION = Histogram(
+CALL_DURATION = make_spec(
+    Kind.HISTOGRAM,
     "rayobs_call_duration_seconds",
     "Wall time of each instrumented call in seconds, from entry to return or raise; for "
     "generators, the whole iteration.",
@@ -74,14 +81,16 @@ CALL_DURATION = Histogram(
     tag_keys=(*CALL_TAG_KEYS, "outcome"),
     unit="seconds",
 )
-CALLS_IN_FLIGHT = Gauge(
+CALLS_IN_FLIGHT = make_spec(
+    Kind.GAUGE,
     "rayobs_calls_in_flight",
     "Instrumented calls running right now, per worker process (sum over WorkerId).",
     default_tags=_NO_EXTRAS,
     tag_keys=CALL_TAG_KEYS,
 )
 
-CALL_MEMORY = Histogram(
+CALL_MEMORY = make_spec(
+    Kind.HISTOGRAM,
     "rayobs_call_memory_increase_bytes",
     "Peak resident memory increase during each call, in bytes, for calls instrumented "
     "with memory=True (sampled by memory_profiler; costs about 10 ms per call).",
@@ -91,7 +100,7 @@ CALL_MEMORY = Histogram(
     unit="bytes",
 )
 
-CALL_METRICS = {
+CALL_METRICS: dict[str, MetricSpec] = {
     "calls": CALLS,
     "errors": CALL_ERRORS,
     "duration": CALL_DURATION,
@@ -100,13 +109,15 @@ CALL_METRICS = {
 
 # ---- worker memory, sampled by rayobs.hooks.setup_worker (RAYOBS_WORKER_RSS_INTERVAL) ----
 
-WORKER_RSS = Gauge(
+WORKER_RSS = make_spec(
+    Kind.GAUGE,
     "rayobs_worker_rss_bytes",
     "Resident set size of the process, sampled by rayobs.hooks.setup_worker. One series "
     "per Ray worker (label WorkerId).",
     unit="bytes",
 )
-WORKER_RSS_PEAK = Gauge(
+WORKER_RSS_PEAK = make_spec(
+    Kind.GAUGE,
     "rayobs_worker_rss_peak_bytes",
     "Highest resident set size the kernel recorded for the process since it started "
     "(getrusage ru_maxrss): catches spikes between two samples of rayobs_worker_rss_bytes.",
@@ -114,3 +125,5 @@ WORKER_RSS_PEAK = Gauge(
 )
 
 WORKER_MEMORY = (WORKER_RSS, WORKER_RSS_PEAK)
+
+EVERY = (*INTERNAL, *CALL_METRICS.values(), CALL_MEMORY, *WORKER_MEMORY)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter as _Tally
+from collections.abc import Callable
 from typing import NoReturn
 
 from rayobs import _config
@@ -61,6 +62,14 @@ def _raise(metric: str, stage: str, exc: BaseException) -> NoReturn:
 
 
 _exporting = threading.local()
+_exporter: Callable[[str, str], None] | None = None
+
+
+def export_with(exporter: Callable[[str, str], None]) -> None:
+    """Count every failure in the exported counter too, with ``exporter(metric, stage)``
+    (the registry's, once it is imported)."""
+    global _exporter
+    _exporter = exporter
 
 
 def _export(metric: str, stage: str) -> None:
@@ -69,13 +78,12 @@ def _export(metric: str, stage: str) -> None:
     Guarded against recursion: if recording the failure counter fails as well,
     the in-process tally above is all there is.
     """
-    if getattr(_exporting, "active", False):
+    exporter = _exporter
+    if exporter is None or getattr(_exporting, "active", False):
         return
     _exporting.active = True
     try:
-        from rayobs.metrics import _catalog
-
-        _catalog.RECORDING_FAILURES.inc(tags={"metric": metric, "stage": stage})
+        exporter(metric, stage)
     except Exception:  # the tally above already has it
         pass
     finally:

@@ -119,6 +119,13 @@ class _Metric:
         return f"{type(self).__name__}({self._spec.name!r}{tags})"
 
 
+def handle_for(spec: MetricSpec) -> Any:
+    """The handle (``Counter``, ``Gauge`` or ``Histogram``) declaring ``spec``."""
+    handle = _KINDS[spec.kind].__new__(_KINDS[spec.kind])
+    handle._setup(spec)
+    return handle
+
+
 def _restore(cls: type[_Metric], spec: MetricSpec) -> _Metric:
     """Rebuild a handle from its spec on unpickling, without re-running ``__init__``."""
     handle = cls.__new__(cls)
@@ -396,4 +403,10 @@ _BOUND: dict[Kind, type[_Bound]] = {
     Kind.COUNTER: BoundCounter,
     Kind.GAUGE: BoundGauge,
     Kind.HISTOGRAM: BoundHistogram,
+}
+
+_KINDS: dict[Kind, type[_Metric]] = {
+    Kind.COUNTER: Counter,
+    Kind.GAUGE: Gauge,
+    Kind.HISTOGRAM: Histogram,
 }

@@ -18,12 +18,12 @@ import sys
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from rayobs import _config
 from rayobs._errors import MetricConflictError
 from rayobs.backends import Backend, load_backend
-from rayobs.metrics import _failures
+from rayobs.metrics import _catalog, _failures
 from rayobs.metrics._spec import MetricSpec
 
 OTHER = "__other__"
@@ -51,10 +51,17 @@ def declare(spec: MetricSpec, *, lenient: bool = False) -> None:
     _failures.report(spec.name, "declare", error)
 
 
-def declared() -> dict[str, MetricSpec]:
-    """A copy of every metric declared in this process, by name."""
+def known() -> dict[str, MetricSpec]:
+    """Every metric this process knows, by name: live handles' and declarations."""
     with _lock:
-        return dict(_declared)
+        specs = {handle.spec.name: handle.spec for handle in list(_handles)}
+        specs.update(_declared)
+        return specs
+
+
+def in_use() -> Backend | None:
+    """The backend in use, or ``None`` before one is chosen (never chooses one)."""
+    return _backend
 
 
 def track(handle: Any) -> None:
@@ -105,18 +112,33 @@ def use_backend(new: Backend | str | None) -> Backend | None:
     return previous
 
 
+class Records(Protocol):
+    """What keeps counts in process before pushing them through handles (the call
+    records of ``rayobs.calls``), as the registry sees it."""
+
+    def switching(self, push: bool) -> contextlib.AbstractContextManager[None]: ...
+    def backend_changed(self) -> None: ...
+
+
+_records: Records | None = None
+
+
+def keep_records(records: Records) -> None:
+    """Tell the registry about ``records`` (the call records register themselves on import)."""
+    global _records
+    _records = records
+
+
 def _calls_switching(new: Backend | None) -> contextlib.AbstractContextManager[None]:
     """Push the calls counted so far into the backend being replaced, and hold the
-    background push back until the switch is done (``rayobs.calls._record.switching``)."""
-    calls = sys.modules.get("rayobs.calls._record")
-    if calls is None:
+    background push back until the switch is done (``Records.switching``)."""
+    if _records is None:
         return contextlib.nullcontext()
-    return calls.switching(push=_backend is not None and new is not _backend)  # type: ignore[no-any-return]
+    return _records.switching(push=_backend is not None and new is not _backend)
 
 
 def _set_backend(new: Backend | None) -> None:
     global _backend
-    calls = sys.modules.get("rayobs.calls._record")
     close = getattr(_backend, "close", None)
     if close is not None and _backend is not new:
         close()
@@ -124,8 +146,8 @@ def _set_backend(new: Backend | None) -> None:
     _entries.clear()
     for handle in list(_handles):
         handle._detach()
-    if calls is not None:
-        calls.backend_changed()
+    if _records is not None:
+        _records.backend_changed()
 
 
 def reset(*, declarations: bool = True) -> None:
@@ -230,10 +252,12 @@ class _Overflow:
         self.metric = metric
 
     def _note(self) -> None:
-        from rayobs.metrics import _catalog
-
-        if self.metric != _catalog.CARDINALITY_OVERFLOW.spec.name:
-            _catalog.CARDINALITY_OVERFLOW.inc(tags={"metric": self.metric})
+        overflow = _catalog.CARDINALITY_OVERFLOW
+        if self.metric != overflow.name:
+            try:
+                _count(overflow, {"metric": self.metric})
+            except Exception as exc:
+                _failures.report(overflow.name, "inc", exc)
 
     def inc(self, value: float = 1.0) -> None:
         self._note()
@@ -250,3 +274,17 @@ class _Overflow:
     def observe(self, value: float) -> None:
         self._note()
         self.child.observe(value)
+
+
+def _count(spec: MetricSpec, tags: dict[str, str]) -> None:
+    """Add one to a counter of the catalog that rayobs keeps about itself."""
+    entry(spec).child(tags).inc(1.0)
+
+
+def _export_failure(metric: str, stage: str) -> None:
+    _count(_catalog.RECORDING_FAILURES, {"metric": metric, "stage": stage})
+
+
+# The failure policy sits below the registry: it counts into the exported
+# ``rayobs_recording_failures`` through this, with no import going up.
+_failures.export_with(_export_failure)

@@ -18,10 +18,10 @@ from rayobs.metrics._catalog import CALL_DURATION, CALL_ERRORS, CALLS, CALLS_IN_
 from rayobs.top._model import Sample
 
 RAY_PREFIX = "ray_"  # what Ray's metrics agent puts in front of every name
-CALLS_TOTAL = f"{RAY_PREFIX}{CALLS.spec.name}_total"
-ERRORS_TOTAL = f"{RAY_PREFIX}{CALL_ERRORS.spec.name}_total"
-DURATION_BUCKET = f"{RAY_PREFIX}{CALL_DURATION.spec.name}_bucket"
-IN_FLIGHT = f"{RAY_PREFIX}{CALLS_IN_FLIGHT.spec.name}"
+CALLS_TOTAL = f"{RAY_PREFIX}{CALLS.name}_total"
+ERRORS_TOTAL = f"{RAY_PREFIX}{CALL_ERRORS.name}_total"
+DURATION_BUCKET = f"{RAY_PREFIX}{CALL_DURATION.name}_bucket"
+IN_FLIGHT = f"{RAY_PREFIX}{CALLS_IN_FLIGHT.name}"
 
 # Ray's own series for the cluster line (Ray 2.60 names).
 TASKS = "ray_tasks"

@@ -107,7 +107,7 @@ def _read_gauge(backend_name: str, setup: Any, handle: rayobs.Gauge) -> float:
 def _backend(name: str) -> tuple[Any, Any]:
     """(backend, what reads it back)."""
     if name == "memory":
-        from rayobs.backends._memory import MemoryBackend
+        from rayobs.testing import MemoryBackend
 
         memory = MemoryBackend()
         return memory, memory

@@ -125,8 +125,8 @@ def test_layout_has_no_overlaps(rendered: tuple[_export.Rendered, ...]) -> None:
 
 def test_catalog_metrics_are_the_ones_charted() -> None:
     exprs = " ".join(q.expr for p in _builtin.tasks_and_actors().panels() for q in p.queries)
-    for handle in _catalog.CALL_METRICS.values():
-        assert _promql.exported(handle.spec, "_bucket") in exprs, handle.spec.name
+    for spec in _catalog.CALL_METRICS.values():
+        assert _promql.exported(spec, "_bucket") in exprs, spec.name
     memory = " ".join(q.expr for p in _builtin.memory_and_incidents().panels() for q in p.queries)
     for needed in (
         "ray_memory_manager_worker_eviction_total",

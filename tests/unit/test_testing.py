@@ -188,7 +188,7 @@ def test_calls_errors_duration_and_in_flight_of_one_function() -> None:
         assert m.errors(pay) == {"ZeroDivisionError": 2, f"{__name__}.PaymentError": 1}
         duration = m.duration(pay)
         assert duration.count == 6 and duration.at_most(float("inf")) == 6
-        assert duration.boundaries == _catalog.CALL_DURATION.spec.boundaries
+        assert duration.boundaries == _catalog.CALL_DURATION.boundaries
         assert m.in_flight(pay) == 0
         ok = m.histogram("rayobs_call_duration_seconds", name="pay", outcome="ok")
         assert ok is not None and ok.count == 3

@@ -34,11 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rayobs import _config
-from rayobs.backends._memory import HistogramValue, MemoryBackend
+from rayobs.backends._memory import HistogramValue
 from rayobs.calls import _record
 from rayobs.inspect._api import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
 from rayobs.inspect._render import render_text
 from rayobs.metrics import _failures, _registry
+from rayobs.testing._backend import MemoryBackend
 
 __all__ = ["HistogramValue", "MemoryBackend", "assert_serializable", "capture_metrics", "reset"]
 
