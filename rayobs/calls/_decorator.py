@@ -345,13 +345,13 @@ def _with_memory(fn: Callable[..., Any], spec: SiteSpec) -> Callable[..., Any]:
     return measured
 
 
-def _hooks(site: Site) -> tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]:
+def _hooks(site: Site) -> tuple[_callshape.Start, _callshape.Finish]:
     """Start/finish hooks for async and generator callables (``_callshape.wrap``)."""
     perf = time.perf_counter
 
     flusher = _record.flusher
 
-    def start() -> tuple[Any, float]:
+    def start(kwargs: dict[str, Any]) -> tuple[Any, float]:
         stats = site.stats()
         stats.started += 1
         if not flusher.armed:

@@ -299,7 +299,7 @@ class _Timer:
         def finish(start: float, exc: BaseException | None) -> None:
             histogram.observe(time.perf_counter() - start, tags)
 
-        return _callshape.wrap(fn, time.perf_counter, finish)
+        return _callshape.wrap(fn, _now, finish)
 
 
 class _ExceptionCounter:
@@ -340,8 +340,12 @@ class _ExceptionCounter:
         return _callshape.wrap(fn, _noop, finish)
 
 
-def _noop() -> None:
+def _noop(kwargs: dict[str, Any]) -> None:
     return None
+
+
+def _now(kwargs: dict[str, Any]) -> float:
+    return time.perf_counter()
 
 
 class _Bound:

@@ -41,7 +41,14 @@ from rayobs.inspect._render import render_text
 from rayobs.metrics import _failures, _registry
 from rayobs.testing._backend import MemoryBackend
 
-__all__ = ["HistogramValue", "MemoryBackend", "assert_serializable", "capture_metrics", "reset"]
+__all__ = [
+    "HistogramValue",
+    "MemoryBackend",
+    "assert_serializable",
+    "capture_metrics",
+    "reset",
+    "reset_tracing",
+]
 
 
 @contextmanager
@@ -83,6 +90,23 @@ def reset() -> None:
     _registry.reset()
     _failures.reset()
     _config.clear_overrides()
+
+
+def reset_tracing() -> None:
+    """Forget the tracer provider rayobs configured: spans are no-ops again until the
+    next ``rayobs.otel.configure_tracing`` (or ``RAYOBS_TRACE_EXPORTER`` on a first
+    traced call).
+
+    >>> import rayobs.otel
+    >>> from rayobs.testing import reset_tracing
+    >>> _ = rayobs.otel.configure_tracing("memory")
+    >>> reset_tracing()
+    >>> rayobs.otel.memory_spans()
+    []
+    """
+    from rayobs.tracing import _provider  # needs OpenTelemetry: only when asked
+
+    _provider.forget()
 
 
 def assert_serializable(

@@ -19,13 +19,13 @@ import contextvars
 import logging
 import random
 import sys
-import threading
 from typing import Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from rayobs import _config, _outcome
+from rayobs import _outcome
+from rayobs.tracing import _provider
 
 logger = logging.getLogger("rayobs")
 
@@ -36,43 +36,6 @@ _NEW_ROOT: dict[str, str] = {}
 _unsampled: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "rayobs_unsampled", default=None
 )
-
-
-class _State:
-    tracer: Any = None
-    configured_from_env = False
-    job_id: str | None = None
-    # The root sampling ratio when rayobs configured the provider (parent-based), so
-    # unsampled roots can skip the SDK; None when someone else's provider decides.
-    ratio: float | None = None
-
-
-_state = _State()
-_lock = threading.RLock()
-
-
-def tracer() -> Any:
-    """The rayobs tracer; on first use, configures exporters from ``RAYOBS_TRACE_EXPORTER``."""
-    found = _state.tracer
-    if found is not None:
-        return found
-    with _lock:  # threaded actors: the first calls race to configure
-        if _state.tracer is None:
-            if not _state.configured_from_env:
-                _state.configured_from_env = True
-                if _config.get(_config.TRACE_EXPORTER).strip():
-                    from rayobs import otel
-
-                    otel.configure_tracing_from_env()
-            _state.tracer = trace.get_tracer("rayobs")
-        return _state.tracer
-
-
-def reset(ratio: float | None = None) -> None:
-    """Forget the tracer (after the provider changed); ``ratio`` as configured by rayobs."""
-    _state.tracer = None
-    _state.configured_from_env = False
-    _state.ratio = ratio
 
 
 def current_carrier() -> dict[str, str] | None:
@@ -97,6 +60,9 @@ def static_attributes(kind: str, name: str) -> dict[str, str]:
     return {"rayobs.kind": kind, "ray.task.name": name}
 
 
+_job_id: str | None = None  # one per process: read once
+
+
 def _ray_ids() -> dict[str, str]:
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
@@ -104,9 +70,10 @@ def _ray_ids() -> dict[str, str]:
     ids: dict[str, str] = {}
     try:
         ctx = ray.get_runtime_context()
-        if _state.job_id is None:
-            _state.job_id = ctx.get_job_id()
-        ids["ray.job_id"] = _state.job_id
+        global _job_id
+        if _job_id is None:
+            _job_id = ctx.get_job_id()
+        ids["ray.job_id"] = _job_id
         task_id = ctx.get_task_id()
         if task_id:
             ids["ray.task_id"] = task_id
@@ -140,16 +107,18 @@ def start(name: str, attributes: dict[str, str], carrier: dict[str, str] | None)
     if inherited is not None:
         if inherited is _NEW_ROOT or _sampled_flag(inherited) is False:
             return None, _unsampled.set(inherited)
-    elif (
-        _state.ratio is not None
-        and _state.ratio < 1.0
-        and random.random() >= _state.ratio  # a new trace here would not be sampled
-        and not trace.get_current_span().get_span_context().is_valid
-    ):
-        return None, _unsampled.set(_NEW_ROOT)
+    else:
+        ratio = _provider.ratio()
+        if (
+            ratio is not None
+            and ratio < 1.0
+            and random.random() >= ratio  # a new trace here would not be sampled
+            and not trace.get_current_span().get_span_context().is_valid
+        ):
+            return None, _unsampled.set(_NEW_ROOT)
     parent = propagate.extract(carrier) if carrier else None
     # "ok" up front: one batch of attributes is cheaper than a second call on success
-    span = tracer().start_span(
+    span = _provider.tracer().start_span(
         name,
         context=parent,
         kind=SpanKind.SERVER,
