@@ -33,13 +33,13 @@ def _noop(x: int) -> int:
 def _overheads(backend: str) -> dict[str, float]:
     """Median ns per call: bare, instrumented, the direct-records baseline, flush per call."""
     import rayobs
-    from rayobs.calls import _record
+    from rayobs.calls import _flusher
 
     rayobs.configure(backend=backend)
     instrumented = rayobs.instrument(_noop, name=f"bench_{backend}")
     # The background push is measured on its own: while the caller's cost is timed
     # it must not share the GIL with pushes of a million calls.
-    with _record.paused() as flusher:
+    with _flusher.paused() as flusher:
         timings = per_call_ns(
             {"bare": lambda: _noop(1), "rayobs": lambda: instrumented(1)}, NUMBER, REPEAT
         )

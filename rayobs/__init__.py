@@ -35,12 +35,12 @@ from rayobs.metrics._handles import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from rayobs.calls._decorator import instrument, remote
-    from rayobs.calls._record import flush
+    from rayobs.calls._flusher import flush
     from rayobs.inspect._api import Failure, SerializabilityReport, inspect_serializability
 
 # Loaded on first use: the CLI imports this package and must start fast.
 _LAZY = {
-    "flush": "rayobs.calls._record",
+    "flush": "rayobs.calls._flusher",
     "Failure": "rayobs.inspect._api",
     "SerializabilityReport": "rayobs.inspect._api",
     "inspect_serializability": "rayobs.inspect._api",

@@ -53,6 +53,15 @@ def wrap(fn: F, start: Start, finish: Finish, steps: Steps | None = None) -> F:
     return _wrap_sync(fn, start, finish)  # type: ignore[return-value]
 
 
+def is_plain(fn: Callable[..., Any]) -> bool:
+    """True for a plain function: not ``async def``, not a generator function."""
+    return not (
+        inspect.iscoroutinefunction(fn)
+        or inspect.isgeneratorfunction(fn)
+        or inspect.isasyncgenfunction(fn)
+    )
+
+
 def drop_own_frame(exc: BaseException, frame: Any) -> None:
     """Remove a wrapper's frame from the head of ``exc``'s traceback.
 

@@ -62,3 +62,11 @@ def exit_status(exc: SystemExit) -> int:
     if isinstance(code, int):  # bool too: sys.exit(False) exits with 0
         return int(code)
     return 1
+
+
+def exception_name(exc_type: type[BaseException]) -> str:
+    """``ZeroDivisionError`` for builtins, ``package.module.QualName`` otherwise."""
+    module = exc_type.__module__
+    if module == "builtins":
+        return exc_type.__qualname__
+    return f"{module}.{exc_type.__qualname__}"

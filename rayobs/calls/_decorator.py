@@ -25,8 +25,8 @@ from typing import Any, TypeVar, overload
 
 from rayobs import _callshape, _config
 from rayobs._errors import MetricDefinitionError
-from rayobs.calls import _record
-from rayobs.calls._record import Site, SiteSpec, site_for
+from rayobs.calls import _flusher
+from rayobs.calls._stats import Site, SiteSpec, site_for
 from rayobs.metrics import _catalog, _own
 from rayobs.metrics._handles import Histogram
 
@@ -294,8 +294,10 @@ def _wrap(
     site = site_for(spec)
     user_fn = fn
     if options.memory:
-        fn = _with_memory(fn, spec)
-    wrapper = _callshape.wrap(fn, *_hooks(site)) if _is_async_or_generator(fn) else _sync(fn, site)
+        from rayobs.calls._memory import with_memory
+
+        fn = with_memory(fn, spec)
+    wrapper = _callshape.wrap(fn, *_hooks(site)) if not _callshape.is_plain(fn) else _sync(fn, site)
     if options.trace:
         from rayobs.tracing import _ray_patch
         from rayobs.tracing._traced import traced
@@ -306,50 +308,11 @@ def _wrap(
     return wrapper
 
 
-def _is_async_or_generator(fn: Callable[..., Any]) -> bool:
-    return (
-        inspect.iscoroutinefunction(fn)
-        or inspect.isgeneratorfunction(fn)
-        or inspect.isasyncgenfunction(fn)
-    )
-
-
-def _with_memory(fn: Callable[..., Any], spec: SiteSpec) -> Callable[..., Any]:
-    """Record the call's peak memory increase; results and exceptions unchanged."""
-    if _is_async_or_generator(fn):
-        raise MetricDefinitionError(
-            f"instrument(memory=True) measures plain functions; {spec.name!r} is async or a "
-            "generator"
-        )
-    tags = {"kind": spec.kind, "name": spec.name, **dict(spec.tags)}
-    code = getattr(fn, "__code__", None)
-
-    @functools.wraps(fn)
-    def measured(*args: Any, **kwargs: Any) -> Any:
-        from rayobs.profiling import peak_memory_increase
-
-        try:
-            result, grew = peak_memory_increase(fn, *args, **kwargs)
-        except BaseException as exc:
-            # the sampler's frames sit between the caller and the function: show
-            # the function's frames only
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_frame.f_code is not code:
-                tb = tb.tb_next
-            if tb is not None:
-                exc.__traceback__ = tb
-            raise
-        _own.CALL_MEMORY.observe(grew, tags)
-        return result
-
-    return measured
-
-
 def _hooks(site: Site) -> tuple[_callshape.Start, _callshape.Finish]:
     """Start/finish hooks for async and generator callables (``_callshape.wrap``)."""
     perf = time.perf_counter
 
-    flusher = _record.flusher
+    flusher = _flusher.flusher
 
     def start(kwargs: dict[str, Any]) -> tuple[Any, float]:
         stats = site.stats()
@@ -378,7 +341,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
     perf = time.perf_counter
     bounds = site.bounds
     position = bisect.bisect_left
-    flusher = _record.flusher
+    flusher = _flusher.flusher
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -405,7 +368,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
         i = position(bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
-        # pushed before Ray can end this process: see _record._Flusher
+        # pushed before Ray can end this process: see _flusher._Flusher
         flusher.last = end
         if not flusher.armed:
             flusher.poke()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rayobs.calls._memory import peak_memory_increase
 from rayobs.profiling._mprof import MemoryProfile, ProfileFileError, Series
-from rayobs.profiling._peak import peak_memory_increase
 from rayobs.profiling._pstats import CpuProfile, FunctionStats, SortKey
 
 __all__ = [

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 
 from rayobs import _config
 from rayobs.backends._memory import HistogramValue
-from rayobs.calls import _record
+from rayobs.calls import _flusher
 from rayobs.inspect._api import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, inspect_serializability
 from rayobs.inspect._render import render_text
 from rayobs.metrics import _failures, _registry
@@ -86,7 +86,7 @@ def reset() -> None:
     >>> rayobs.configure(strict=True)
     >>> reset()  # strict mode, like every override, is gone
     """
-    _record.forget_pending()
+    _flusher.forget_pending()
     _registry.reset()
     _failures.reset()
     _config.clear_overrides()

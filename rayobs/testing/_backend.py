@@ -28,7 +28,7 @@ from rayobs.backends._memory import (
     TagSet,
     _merged,
 )
-from rayobs.calls import _record
+from rayobs.calls import _flusher
 from rayobs.metrics import _catalog, _registry
 from rayobs.metrics._spec import Kind, MetricSpec
 
@@ -248,7 +248,7 @@ class MemoryBackend(MemoryStore):
         Nothing to do when another backend is in use.
         """
         if _registry.in_use() is self:
-            _record.flush()
+            _flusher.flush()
 
     def _spec(self, name: str) -> MetricSpec:
         """The spec of ``name``: as recorded here, else as declared; ``LookupError`` if neither."""

@@ -151,7 +151,7 @@ def finish(span: Any, token: Any, exc: BaseException | None) -> None:
 
 def _exit_attributes(exc: BaseException) -> dict[str, str]:
     """What ended the call; Ray's ``exit_actor()`` also leaves its reason on the exception."""
-    from rayobs.calls._record import exception_name
+    from rayobs._outcome import exception_name
 
     attributes = {"exception.type": exception_name(type(exc))}
     reason = getattr(exc, "ray_terminate_msg", None)

@@ -216,11 +216,11 @@ def _uncalled_in_a_worker(fn: Any) -> dict[str, bool]:
     """Receive an instrumented function (unpickled here) and never call it."""
     import threading
 
-    from rayobs.calls import _record
+    from rayobs.calls import _flusher
     from rayobs.metrics import _registry
 
     deadline = time.monotonic() + 10
-    while _record.flusher._unprepared and time.monotonic() < deadline:
+    while _flusher.flusher._unprepared and time.monotonic() < deadline:
         time.sleep(0.01)
     threads = {t.name for t in threading.enumerate()}
     return {

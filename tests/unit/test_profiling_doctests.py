@@ -16,7 +16,7 @@ MODULES = [
     "rayobs.hooks",
     "rayobs.profiling._command",
     "rayobs.profiling._mprof",
-    "rayobs.profiling._peak",
+    "rayobs.calls._memory",
     "rayobs.profiling._pstats",
 ]
 
