@@ -172,10 +172,11 @@ def _step(name: str, action: Callable[[], Any]) -> None:
         if name in _done:
             return
         _done.add(name)
-    try:
-        action()
-    except Exception as exc:
-        _failures.report(_FAILURE_KEY, name, exc)
+    with _failures.in_background():  # a worker's start-up: no user code to raise into
+        try:
+            action()
+        except Exception as exc:
+            _failures.report(_FAILURE_KEY, name, exc)
 
 
 def _enable_faulthandler() -> None:

@@ -11,6 +11,7 @@ import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from rayobs.metrics._spec import Kind, MetricSpec
 
@@ -104,11 +105,14 @@ class _HistogramChild:
         self._lock = threading.Lock()
 
     def observe(self, value: float) -> None:
+        self.observe_many(value, 1)
+
+    def observe_many(self, value: float, count: int) -> None:
         index = bisect.bisect_left(self.boundaries, value)
         with self._lock:
-            self.buckets[index] += 1
-            self.count += 1
-            self.sum += value
+            self.buckets[index] += count
+            self.count += count
+            self.sum += value * count
 
     def snapshot(self) -> HistogramValue:
         with self._lock:
@@ -119,6 +123,16 @@ class _Instrument:
     def __init__(self, spec: MetricSpec) -> None:
         self.spec = spec
         self.children: dict[TagSet, object] = {}
+
+    @staticmethod
+    def observe_many(child: Any, value: float, count: int) -> None:
+        """``count`` observations of ``value`` in one update."""
+        many = getattr(child, "observe_many", None)
+        if many is not None:
+            many(value, count)
+        else:  # a folded child (past the cardinality budget)
+            for _ in range(count):
+                child.observe(value)
 
     def bind(self, tags: dict[str, str]) -> object:
         key = tuple(sorted(tags.items()))

@@ -7,6 +7,7 @@ another is given), so an existing ``start_http_server`` exposes them, or
 
 from __future__ import annotations
 
+import bisect
 import threading
 from typing import Any
 
@@ -33,6 +34,19 @@ class _Instrument:
     def __init__(self, metric: Any, tag_keys: tuple[str, ...]) -> None:
         self.metric = metric
         self.tag_keys = tag_keys
+
+    @staticmethod
+    def observe_many(child: Any, value: float, count: int) -> None:
+        """``count`` observations of ``value`` in two updates, where ``observe`` would
+        make ``count`` of each: the histogram's own sum and bucket values."""
+        try:
+            total, buckets, bounds = child._sum, child._buckets, child._upper_bounds
+        except AttributeError:  # a folded child, or a prometheus_client that changed
+            for _ in range(count):
+                child.observe(value)
+            return
+        total.inc(value * count)
+        buckets[bisect.bisect_left(bounds, value)].inc(count)
 
     def bind(self, tags: dict[str, str]) -> Any:
         if not self.tag_keys:

@@ -9,7 +9,6 @@ holds its complete tag dict, so a record is one call into Ray.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
@@ -114,8 +113,7 @@ class _GaugeKeeper:
                 try:
                     child.keep_alive()
                 except Exception as exc:
-                    # strict mode raises: never let that kill this thread
-                    with contextlib.suppress(Exception):
+                    with _failures.in_background():
                         _failures.report(child.metric._name, "keep-alive", exc)
 
     def stop(self) -> None:

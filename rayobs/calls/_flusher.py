@@ -53,6 +53,7 @@ class _Flusher:
         self._lock = threading.Lock()
         self._pushing = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self._wake = threading.Event()
         # True while a push is due: the hot path's only check
         self.armed = False
@@ -74,12 +75,13 @@ class _Flusher:
     def _start(self) -> None:
         """Start the thread if it is not running (the caller holds ``_lock``)."""
         if self._thread is None:
+            self._stopping = False
             self._thread = threading.Thread(target=self._run, name="rayobs-flush", daemon=True)
             self._thread.start()
             # Registered now rather than at import: atexit runs the newest handler
             # first, and a driver's Ray (imported by then) shuts its metrics down in
             # its own atexit handler, which must come after this one.
-            atexit.register(flush)
+            atexit.register(self.shutdown)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # wrappers close over the flusher: a copy elsewhere uses that process's own
@@ -97,7 +99,7 @@ class _Flusher:
 
     def push_now(self) -> None:
         """Push from the calling thread, never raising (strict mode included)."""
-        with contextlib.suppress(Exception):
+        with _failures.in_background():
             self.flush()
 
     def push(self) -> None:
@@ -122,7 +124,7 @@ class _Flusher:
                     site.prepare()
 
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._prepare()
             if self._wake.wait(_interval()):
                 self._settle()
@@ -130,9 +132,15 @@ class _Flusher:
             # disarm before reading the counts: a call that ends after this line arms
             # the next push, one that ended before it is in this one
             self.armed = False
-            # strict mode raises recording failures: never let that end this thread
-            with contextlib.suppress(Exception):
+            with _failures.in_background():
                 self.flush()
+
+    def shutdown(self) -> None:
+        """The last push, at normal exit: the thread stops and this pushes what is left."""
+        self._stopping = True
+        self._wake.set()
+        with _failures.in_background():
+            self.flush()
 
     def _settle(self) -> None:
         """Wait until no call has ended for the delay, or ``_MAX_WAIT`` has passed."""
@@ -165,6 +173,7 @@ class _Flusher:
         self._lock = threading.Lock()
         self._pushing = threading.Lock()
         self._thread = None
+        self._stopping = False
         self._unprepared = []
         self._wake = threading.Event()
         self.armed = False
@@ -228,8 +237,8 @@ def switching(push: bool) -> Iterator[None]:
     the registry's lock, as the background push does."""
     with paused():
         if push:
-            # already reported and counted; switching must not raise for it
-            with contextlib.suppress(Exception):
+            # reported and counted; switching must not raise for it
+            with _failures.in_background():
                 flusher.push()
         yield
 

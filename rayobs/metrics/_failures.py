@@ -9,10 +9,11 @@ the failure is raised instead, so tests see it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter as _Tally
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 from rayobs import _config
@@ -24,13 +25,30 @@ _lock = threading.Lock()
 _counts: _Tally[tuple[str, str, str]] = _Tally()
 
 
+_background = threading.local()
+
+
+@contextlib.contextmanager
+def in_background() -> Iterator[None]:
+    """Failures reported inside are logged and counted, never raised, strict mode
+    included: no user code is there to see them (the background push, the gauge
+    keeper, the worker setup hook)."""
+    previous = getattr(_background, "on", False)
+    _background.on = True
+    try:
+        yield
+    finally:
+        _background.on = previous
+
+
 def report(metric: str, stage: str, exc: BaseException) -> None:
     """Record that ``stage`` of ``metric`` failed with ``exc``.
 
-    Raises ``RecordingError`` (chained to ``exc``) in strict mode; otherwise
-    logs the first occurrence of each (metric, stage, type) and counts all.
+    Raises ``RecordingError`` (chained to ``exc``) in strict mode, except
+    ``in_background()``; otherwise logs the first occurrence of each (metric,
+    stage, type) and counts all.
     """
-    if _strict():
+    if _strict() and not getattr(_background, "on", False):
         _raise(metric, stage, exc)
     key = (metric, stage, type(exc).__name__)
     with _lock:

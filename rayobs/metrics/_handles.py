@@ -264,6 +264,23 @@ class Histogram(_Metric):
         except Exception as exc:
             _failures.report(self._spec.name, "observe", exc)
 
+    def _observe_many(self, value: float, count: int, tags: Tags | None) -> None:
+        """Record ``value`` ``count`` times: one update where the backend has one
+        (the call records push a bucket's mean once per call it counted)."""
+        try:
+            child = self._default if tags is None else self._children.get(tuple(tags.items()))
+            if child is None:
+                child = self._bind(tags)
+            entry = self._entry
+            many = getattr(entry.instrument, "observe_many", None) if entry else None
+            if many is not None:
+                many(child, value, count)
+            else:
+                for _ in range(count):
+                    child.observe(value)
+        except Exception as exc:
+            _failures.report(self._spec.name, "observe", exc)
+
     def time(self, tags: Tags | None = None) -> _Timer:
         """Observe the duration, in seconds, of a block or of each call of a function.
 

@@ -1,0 +1,98 @@
+"""rayobs.calls._flusher: one push per bucket, the push at exit, failures off the call path."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import rayobs
+from rayobs.backends._prometheus import PrometheusBackend
+from rayobs.calls import _flusher
+from rayobs.testing import capture_metrics
+
+BOUNDS = (0.001, 0.01, 0.1, 1.0)
+
+
+def _calls(fn: Any, n: int) -> None:
+    for i in range(n):
+        with contextlib.suppress(ValueError):
+            fn(i)
+
+
+def _flaky(i: int) -> int:
+    if i % 7 == 0:
+        raise ValueError(i)
+    return i
+
+
+def test_a_push_gives_the_histogram_what_one_observe_per_call_would() -> None:
+    duration = rayobs.Histogram("f_seconds", boundaries=BOUNDS, tag_keys=("name", "outcome"))
+    fn = rayobs.instrument(_flaky, name="flaky", duration_histogram=duration)
+    with capture_metrics() as metrics:
+        _calls(fn, 700)
+        ok = metrics.histogram("f_seconds", name="flaky", outcome="ok")
+        error = metrics.histogram("f_seconds", name="flaky", outcome="error")
+    assert ok is not None and error is not None
+    assert (ok.count, error.count) == (600, 100)
+    assert sum(ok.buckets) == 600 and sum(error.buckets) == 100
+
+
+def test_the_prometheus_backend_gets_one_update_per_bucket_with_exact_totals() -> None:
+    registry = CollectorRegistry()
+    duration = rayobs.Histogram("p_seconds", boundaries=BOUNDS, tag_keys=("name", "outcome"))
+    fn = rayobs.instrument(_flaky, name="pflaky", duration_histogram=duration)
+    rayobs.configure(backend=PrometheusBackend(registry))
+    _calls(fn, 700)
+    rayobs.flush()
+    labels = {"name": "pflaky", "outcome": "ok"}
+    count = registry.get_sample_value("p_seconds_count", labels)
+    inf = registry.get_sample_value("p_seconds_bucket", {**labels, "le": "+Inf"})
+    assert count == inf == 600.0
+    tags = {"kind": "task", "name": "pflaky", "outcome": "error"}
+    calls = registry.get_sample_value(
+        "rayobs_calls_total", {**tags, "app": "", "component": "", "team": ""}
+    )
+    assert calls == 100.0
+
+
+def test_strict_mode_never_raises_in_the_background_push_and_counts_the_failure() -> None:
+    class Broken:
+        name = "broken"
+
+        def create(self, spec: Any) -> Any:
+            raise ConnectionError("agent gone")
+
+    fn = rayobs.instrument(_flaky, name="strict_bg")
+    rayobs.configure(backend=Broken(), strict=True)
+    _calls(fn, 3)  # the calls themselves never touch the backend
+    with _flusher.paused() as flusher, rayobs.metrics._failures.in_background():
+        flusher.push()
+    failures = rayobs.recording_failures()
+    assert failures[("rayobs_calls", "inc", "ConnectionError")] >= 1
+    with pytest.raises(rayobs.RecordingError):  # on the call path, strict still raises
+        rayobs.Counter("strict_fg").inc()
+
+
+def test_counts_of_a_process_are_pushed_at_exit_and_the_thread_stops() -> None:
+    code = """
+import threading, rayobs
+from rayobs.testing import MemoryBackend
+seen = MemoryBackend()
+rayobs.configure(backend=seen)
+fn = rayobs.instrument(lambda i: i, name="at_exit")
+for i in range(123):
+    fn(i)
+from rayobs.calls import _flusher
+_flusher.flusher.shutdown()
+_flusher.flusher._thread.join(5)
+print(seen.calls("at_exit"), _flusher.flusher._thread.is_alive())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["{'ok':", "123}", "False"]
