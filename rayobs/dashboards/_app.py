@@ -19,7 +19,6 @@ from rayobs.dashboards._builtin import RATE, standard_variables
 from rayobs.dashboards._model import Dashboard, Panel, PanelKind, Query, Row, Variable
 from rayobs.dashboards._promql import BASE_FILTER, exported, selector, with_matchers
 from rayobs.metrics import _catalog
-from rayobs.metrics._handles import _Metric
 from rayobs.metrics._spec import Kind, MetricSpec
 
 MAX_UID = 40  # Grafana's limit for a dashboard uid
@@ -51,16 +50,14 @@ def handles_in(module: ModuleType) -> tuple[MetricSpec, ...]:
     >>> [s.name for s in handles_in(m)]
     ['doc_app_jobs']
     """
-    own = {h.spec.name for h in _catalog_handles()}
+    own = {spec.name for spec in _catalog.EVERY}
     seen: dict[str, MetricSpec] = {}
     for value in vars(module).values():
-        if isinstance(value, _Metric) and value.spec.name not in own:
-            seen.setdefault(value.spec.name, value.spec)
+        # a handle carries its spec; read it, never the runtime module that defines handles
+        spec = getattr(value, "spec", None)
+        if isinstance(spec, MetricSpec) and spec.name not in own:
+            seen.setdefault(spec.name, spec)
     return tuple(seen.values())
-
-
-def _catalog_handles() -> Iterable[_Metric]:
-    return (v for v in vars(_catalog).values() if isinstance(v, _Metric))
 
 
 def import_handles(module_name: str) -> tuple[MetricSpec, ...]:

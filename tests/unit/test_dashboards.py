@@ -332,3 +332,17 @@ def test_docs_name_every_panel(rendered: tuple[_export.Rendered, ...]) -> None:
             if item.file_name.startswith("app-"):
                 continue  # named after the module's handles, shown by example
             assert f"| {panel['title']} |" in doc, panel["title"]
+
+
+def test_an_app_dashboard_leaves_out_the_catalog_handles_a_module_holds() -> None:
+    import types
+
+    import rayobs
+    from rayobs.dashboards._app import handles_in
+    from rayobs.metrics import _own
+
+    module = types.ModuleType("app_with_catalog")
+    module.CALLS = _own.CALLS  # type: ignore[attr-defined]
+    module.JOBS = rayobs.Counter("app_jobs", "Jobs.")  # type: ignore[attr-defined]
+    module.NORTH = module.JOBS.with_tags()  # type: ignore[attr-defined]  # a view, not a handle
+    assert [spec.name for spec in handles_in(module)] == ["app_jobs"]
