@@ -46,6 +46,7 @@ lint: install
 	$(BIN)/ruff check rayobs tests benchmarks
 	$(BIN)/ruff format --check rayobs tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m benchmarks

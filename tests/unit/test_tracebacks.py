@@ -17,9 +17,9 @@ from tests.tracebacks import rayobs_frames
 
 # The tests that assert a clean traceback, run from a copy of the checkout.
 CLEAN_TRACEBACK_TESTS = [
-    "tests/unit/test_handles.py::test_timers_and_exception_counters_leave_tracebacks_clean",
-    "tests/unit/test_instrument.py::test_results_exceptions_and_tracebacks_are_unchanged",
-    "tests/unit/test_tracing.py::test_exceptions_become_span_events_and_tracebacks_stay_clean",
+    "tests/unit/metrics/test_handles.py::test_timers_and_exception_counters_leave_tracebacks_clean",
+    "tests/unit/calls/test_decorator.py::test_results_exceptions_and_tracebacks_are_unchanged",
+    "tests/unit/tracing/test_tracing.py::test_exceptions_become_span_events_and_tracebacks_stay_clean",
 ]
 
 PROBE = """
@@ -70,8 +70,11 @@ def test_the_checks_pass_in_a_checkout_whose_path_names_rayobs_twice(tmp_path: P
     shutil.copytree(REPO / "rayobs", checkout / "rayobs", ignore=shutil.ignore_patterns("__py*"))
     (checkout / "tests" / "unit").mkdir(parents=True)
     needed = [p.name for p in (REPO / "tests").glob("*.py")] + ["unit/__init__.py"]  # conftest's
-    needed += [test.split("::")[0].removeprefix("tests/") for test in CLEAN_TRACEBACK_TESTS]
+    for test in CLEAN_TRACEBACK_TESTS:
+        path = Path(test.split("::")[0]).relative_to("tests")
+        needed += [str(path), str(path.parent / "__init__.py")]  # its package too
     for name in needed:
+        (checkout / "tests" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "tests" / name, checkout / "tests" / name)
     (checkout / "tests" / "unit" / "test_probe.py").write_text(textwrap.dedent(PROBE))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
