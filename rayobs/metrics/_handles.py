@@ -11,13 +11,12 @@ Recording never raises into user code: a failure is logged once and counted
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from rayobs import _callshape, _outcome
 from rayobs.metrics import _failures, _registry
+from rayobs.metrics._bound import _BOUND
+from rayobs.metrics._decorators import _ExceptionCounter, _Timer
 from rayobs.metrics._spec import Kind, MetricSpec, make_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -290,141 +289,6 @@ class Histogram(_Metric):
         """
         return _Timer(self, tags)
 
-
-class _Timer:
-    """Context manager and decorator; every use gets its own start time."""
-
-    __slots__ = ("_histogram", "_starts", "_tags")
-
-    def __init__(self, histogram: Histogram, tags: Tags | None) -> None:
-        self._histogram = histogram
-        self._tags = tags
-        self._starts: list[float] = []
-
-    def __enter__(self) -> _Timer:
-        self._starts.append(time.perf_counter())
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._histogram.observe(time.perf_counter() - self._starts.pop(), self._tags)
-
-    def __call__(self, fn: F) -> F:
-        histogram, tags = self._histogram, self._tags
-
-        def finish(start: float, exc: BaseException | None) -> None:
-            histogram.observe(time.perf_counter() - start, tags)
-
-        return _callshape.wrap(fn, _now, finish)
-
-
-class _ExceptionCounter:
-    """Context manager and decorator counting exceptions of the given types."""
-
-    __slots__ = ("_counter", "_exception", "_tags")
-
-    def __init__(
-        self,
-        counter: Counter,
-        exception: type[BaseException] | tuple[type[BaseException], ...],
-        tags: Tags | None,
-    ) -> None:
-        self._counter = counter
-        self._exception = exception
-        self._tags = tags
-
-    def __enter__(self) -> _ExceptionCounter:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if ev is not None and isinstance(ev, self._exception) and not _outcome.is_intended_exit(ev):
-            self._counter.inc(1, self._tags)
-
-    def __call__(self, fn: F) -> F:
-        counter, exception, tags = self._counter, self._exception, self._tags
-
-        def finish(_: None, exc: BaseException | None) -> None:
-            if (
-                exc is not None
-                and isinstance(exc, exception)
-                and not _outcome.is_intended_exit(exc)
-            ):
-                counter.inc(1, tags)
-
-        return _callshape.wrap(fn, _noop, finish)
-
-
-def _noop(kwargs: dict[str, Any]) -> None:
-    return None
-
-
-def _now(kwargs: dict[str, Any]) -> float:
-    return time.perf_counter()
-
-
-class _Bound:
-    """A handle with fixed tags (see ``with_tags``)."""
-
-    __slots__ = ("_handle", "_tags")
-
-    def __init__(self, handle: Any, tags: dict[str, Any]) -> None:
-        self._handle = handle
-        self._tags = tags
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return dict(self._tags)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self._handle, self._tags))
-
-    def __repr__(self) -> str:
-        return f"{self._handle!r}.with_tags({self._tags!r})"
-
-
-class BoundCounter(_Bound):
-    __slots__ = ()
-
-    def inc(self, value: float = 1.0) -> None:
-        self._handle.inc(value, self._tags)
-
-    def count_exceptions(
-        self, exception: type[BaseException] | tuple[type[BaseException], ...] = Exception
-    ) -> _ExceptionCounter:
-        return _ExceptionCounter(self._handle, exception, self._tags)
-
-
-class BoundGauge(_Bound):
-    __slots__ = ()
-
-    def set(self, value: float) -> None:
-        self._handle.set(value, self._tags)
-
-    def inc(self, value: float = 1.0) -> None:
-        self._handle.inc(value, self._tags)
-
-    def dec(self, value: float = 1.0) -> None:
-        self._handle.dec(value, self._tags)
-
-
-class BoundHistogram(_Bound):
-    __slots__ = ()
-
-    def observe(self, value: float) -> None:
-        self._handle.observe(value, self._tags)
-
-    def time(self) -> _Timer:
-        return _Timer(self._handle, self._tags)
-
-
-_BOUND: dict[Kind, type[_Bound]] = {
-    Kind.COUNTER: BoundCounter,
-    Kind.GAUGE: BoundGauge,
-    Kind.HISTOGRAM: BoundHistogram,
-}
 
 _KINDS: dict[Kind, type[_Metric]] = {
     Kind.COUNTER: Counter,
