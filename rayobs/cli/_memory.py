@@ -15,7 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from rayobs.cli._diagnose import native_stderr_silenced
+from rayobs._cluster import ClusterUnavailable, native_stderr_silenced
 from rayobs.cli._errors import fail
 from rayobs.memory._analysis import GroupBy, SortBy, analyze
 from rayobs.memory._diff import diff_snapshots
@@ -50,8 +50,8 @@ def _address_option(function: Any) -> Any:
     return click.option(
         "--address",
         metavar="A",
-        help="The cluster's GCS address (127.0.0.1:6379). Default: RAY_ADDRESS, then the "
-        "latest local cluster.",
+        help="A running cluster: its GCS address (127.0.0.1:6379) or dashboard URL "
+        "(http://127.0.0.1:8265). Default: RAY_ADDRESS, then the local cluster.",
     )(function)
 
 
@@ -66,12 +66,12 @@ def _timeout_option(function: Any) -> Any:
 
 
 def _collect(address: str | None, timeout: float) -> MemorySnapshot:
-    from rayobs.memory._collect import ClusterUnavailable, RayInternalsChanged, collect_snapshot
+    from rayobs.memory._collect import collect_snapshot
 
     try:
         with native_stderr_silenced():
             return collect_snapshot(address, timeout=timeout)
-    except (ClusterUnavailable, RayInternalsChanged) as exc:
+    except ClusterUnavailable as exc:  # RayInternalsChanged included
         fail(str(exc))
 
 

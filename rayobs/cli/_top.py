@@ -37,7 +37,7 @@ def _urls(endpoints: tuple[str, ...]) -> list[str]:
 
 
 def _discovered(address: str | None, session_dir: str | None, timeout: float) -> EndpointSource:
-    from rayobs.cli._diagnose import native_stderr_silenced
+    from rayobs._cluster import native_stderr_silenced
     from rayobs.top._discover import DiscoveryError, discover
 
     try:
@@ -67,9 +67,10 @@ def _once(source: Source, interval: float) -> TopSnapshot:
 @click.option(
     "--address",
     metavar="A",
-    help="A running cluster's GCS address (127.0.0.1:6379): every alive node's metrics "
-    "port is read from its node table. Default: RAY_ADDRESS, then the local cluster; "
-    "Ray's file-SD targets file when the cluster cannot be asked.",
+    help="A running cluster: its GCS address (127.0.0.1:6379) or dashboard URL "
+    "(http://127.0.0.1:8265). Default: RAY_ADDRESS, then the local cluster. Every alive "
+    "node's metrics port is read from the GCS node table; Ray's file-SD targets file when "
+    "the cluster cannot be asked.",
 )
 @click.option(
     "--session-dir",

@@ -1,8 +1,9 @@
 """Live cluster: dead workers, actors and tasks from Ray's state API.
 
 Ray is imported here and only here, inside ``read_cluster``: nothing else in
-``rayobs.diagnose`` needs it. Every call runs under one deadline, because
-Ray's address resolution retries for about 40 s when no cluster answers.
+``rayobs.diagnose`` needs it. The cluster is contacted through
+``rayobs._cluster`` (addresses, token settings, a fast refusal, one deadline:
+Ray's address resolution retries for about 40 s when no cluster answers).
 
 What is read: workers with ``is_alive=False`` (``exit_type``, ``exit_detail``),
 actors in state ``DEAD`` (``death_cause``), tasks ``FAILED`` with
@@ -14,16 +15,21 @@ for workers that vanished without a trace in Ray's records, the tail of their
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from rayobs._cluster import (
+    ClusterAddress,
+    ClusterUnavailable,
+    check_token_settings,
+    gcs_address,
+    parse_address,
+    prepare_environment,
+    refuse_fast,
+    within,
+)
 from rayobs.diagnose._evidence import Finding, FindingKind, clip
 from rayobs.diagnose._observation import Observation, merge
 from rayobs.diagnose._raymsgs import (
@@ -37,14 +43,9 @@ from rayobs.diagnose._verdict import Evidence
 
 LIMIT = 10_000  # the state API's own ceiling (RAY_MAX_LIMIT_FROM_API_SERVER)
 LOG_FETCHES = 20  # crash-trace lookups per run: bounded, each is a round trip
+LIST_BUDGET_S = 30.0  # listing may legitimately take longer than connecting
 # Actor deaths that are the normal end of an actor's life.
 _ROUTINE_ACTOR_REASONS = frozenset({"OUT_OF_SCOPE", "REF_DELETED"})
-
-T = TypeVar("T")
-
-
-class ClusterError(RuntimeError):
-    """No cluster answered, or it refused us (one line, says what to do)."""
 
 
 @dataclass(frozen=True)
@@ -56,48 +57,28 @@ class ClusterState:
     observations: tuple[Observation, ...]
 
 
-def prepare_environment(environ: dict[str, str] | None = None) -> None:
-    """Set what must be set before Ray is imported.
-
-    Loopback single-node mode (Ray 2.60 otherwise rewrites 127.0.0.1 to the
-    routable address), and token authentication when a token is configured but
-    ``RAY_AUTH_MODE`` is not (as ``ray start`` does): a token cluster rejects a
-    client that does not send one.
-    """
-    env = os.environ if environ is None else environ
-    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    if "RAY_AUTH_MODE" not in env and (
-        env.get("RAY_AUTH_TOKEN")
-        or env.get("RAY_AUTH_TOKEN_PATH")
-        or (Path.home() / ".ray" / "auth_token").is_file()
-    ):
-        env["RAY_AUTH_MODE"] = "token"
-
-
 def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
-    """Query a running cluster; raise ``ClusterError`` if none answers within ``timeout``.
+    """Query a running cluster; raise ``ClusterUnavailable`` if none answers within ``timeout``.
 
     ``address`` is a GCS address (``127.0.0.1:6379``), a dashboard URL
-    (``http://127.0.0.1:8265``) or ``None`` for Ray's own discovery
-    (``RAY_ADDRESS``, then the local cluster).
+    (``http://127.0.0.1:8265``) or ``None`` for ``RAY_ADDRESS``, then the local
+    cluster.
     """
-    prepare_environment()
+    named = parse_address(address)
+    check_token_settings()
     deadline = time.monotonic() + timeout
+    if named.gcs or named.dashboard:
+        refuse_fast(named.gcs or named.dashboard or "", min(2.0, timeout))
+    prepare_environment()
     try:
-        from ray.dashboard.utils import get_address_for_submission_client
         from ray.util import state as ray_state
     except ImportError:
-        raise ClusterError(
+        raise ClusterUnavailable(
             "reading a live cluster needs Ray: pip install 'rayobs[ray]' "
             "(or pass --session-dir to read logs only)"
         ) from None
-    where = address or os.environ.get("RAY_ADDRESS") or "the local cluster"
-    _probe(address or os.environ.get("RAY_ADDRESS"), min(2.0, timeout))
-    url = _within(
-        deadline,
-        f"no Ray cluster answered at {where} within {timeout:.0f}s",
-        f"cannot reach a Ray cluster at {where}",
-        lambda: get_address_for_submission_client(address),
+    url = within(
+        deadline, f"no Ray cluster answered at {named.where}", lambda: _api_url(named), named.where
     )
     remaining = max(1, int(deadline - time.monotonic()) + 1)
 
@@ -105,72 +86,34 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
         session = _session_name(ray_state, url)
         observations = list(_observations(ray_state, url, remaining))
         observations.extend(_node_deaths(ray_state, url, observations, remaining))
-        observations.extend(_crash_traces(ray_state, address, observations, remaining))
+        observations.extend(_crash_traces(ray_state, named, observations, remaining))
         return ClusterState(url, session, tuple(observations))
 
-    # Listing may legitimately take longer than connecting: give it its own budget.
-    return _within(
-        time.monotonic() + max(timeout, 30.0),
-        f"the Ray state API at {url} did not answer in time",
-        f"the Ray state API at {url} failed",
+    return within(
+        time.monotonic() + max(timeout, LIST_BUDGET_S),
+        f"the Ray state API at {url} did not answer",
         query,
+        url,
     )
 
 
-def _probe(address: str | None, timeout: float) -> None:
-    """Fail at once when nothing listens at an explicit ``host:port`` (Ray would retry ~40 s)."""
-    if not address or address == "auto" or address.startswith("ray://"):
-        return
-    target = address.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit():
-        return
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return
-    except ConnectionRefusedError:
-        raise ClusterError(f"no Ray cluster at {address}: nothing listens on {target}") from None
-    except OSError:
-        return  # unreachable or slow: let Ray try, under the deadline
+def _api_url(named: ClusterAddress) -> str:
+    """The dashboard's URL, where the state API answers; the GCS knows it for its address.
 
+    With nothing given on the command line, Ray's own resolution decides
+    (``RAY_API_SERVER_ADDRESS``, ``RAY_ADDRESS``, then the local cluster).
+    """
+    from ray.dashboard.utils import get_address_for_submission_client, ray_address_to_api_server_url
 
-def _within(deadline: float, late: str, failed: str, call: Callable[[], T]) -> T:
-    """Run ``call`` in a daemon thread; give up at ``deadline`` (Ray's own waits are long)."""
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            result["error"] = exc
-
-    worker = threading.Thread(target=run, name="rayobs-state-api", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        raise ClusterError(late)
-    if "error" in result:
-        raise ClusterError(_explain(result["error"], failed)) from None
-    value: T = result["value"]
-    return value
-
-
-_AUTH_FAILURE = re.compile(r"\b(?:401|403)\b|Unauthorized|Forbidden|[Aa]uthenticat|[Tt]oken")
-
-
-def _explain(error: BaseException, fallback: str) -> str:
-    text = " ".join(str(error).split())
-    if _AUTH_FAILURE.search(text):
-        return (
-            "the cluster refused the request (token authentication): set RAY_AUTH_TOKEN or "
-            f"RAY_AUTH_TOKEN_PATH (and RAY_AUTH_MODE=token). Ray said: {text[:200]}"
-        )
-    if (
-        "Could not find any running Ray instance" in text
-        or "ConnectionError" in type(error).__name__
-    ):
-        return f"{fallback}: {text[:200]}" if text else fallback
-    return f"{fallback}: {type(error).__name__}: {text[:200]}"
+    if named.source != "--address":
+        url: str = get_address_for_submission_client(None)
+    elif named.dashboard is not None:
+        url = named.dashboard
+    elif named.gcs is not None:
+        url = ray_address_to_api_server_url(named.gcs)  # an explicit address wins over the env
+    else:
+        url = get_address_for_submission_client(named.text)  # auto, local, ray://
+    return url
 
 
 def _record(item: Any) -> Mapping[str, Any]:
@@ -370,24 +313,33 @@ _DECISIVE = frozenset(
 
 
 def _crash_traces(
-    ray_state: Any, address: str | None, observations: list[Observation], timeout: int
+    ray_state: Any,
+    named: ClusterAddress,
+    observations: list[Observation],
+    timeout: int,
 ) -> Iterator[Observation]:
     """Crash traces from the ``.err`` logs of workers that vanished without a word."""
-    if address is not None and "://" in address:
-        return  # the log API wants a bootstrap address, not a dashboard URL
-    fetched = 0
-    for item in merge(observations):
-        if fetched >= LOG_FETCHES:
+    wanted = [
+        item
+        for item in merge(observations)
+        if not (item.routine or {f.kind for f in item.findings} & _DECISIVE)
+        and item.pid is not None
+        and item.node
+    ][:LOG_FETCHES]
+    if not wanted or named.client:
+        return
+    bootstrap = named.gcs or named.text
+    if named.dashboard:  # the log API wants the GCS address, which the dashboard shows
+        try:
+            bootstrap = gcs_address(named, time.monotonic() + min(timeout, 5))
+        except Exception:  # evidence, not a need
             return
-        kinds = {f.kind for f in item.findings}
-        if item.routine or kinds & _DECISIVE or item.pid is None or not item.node:
-            continue
-        fetched += 1
+    for item in wanted:
         source = f"state-api log worker pid {item.pid} .err"
         traces: list[Finding] = []
         try:
             chunks = ray_state.get_log(
-                address=address,
+                address=bootstrap,
                 node_id=item.node,
                 pid=item.pid,
                 suffix="err",

@@ -1,27 +1,14 @@
-"""The state-API side without a cluster: record mapping, environment, deadlines, probes."""
+"""The state-API side without a cluster: Ray's records mapped to observations.
+
+Contacting the cluster (addresses, environment, deadlines, probes) is
+``rayobs._cluster``'s: see test_cluster.py.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
-import pytest
-
 from rayobs.diagnose import Category, Confidence, classify
 from rayobs.diagnose._observation import merge
-from rayobs.diagnose._state import (
-    ClusterError,
-    _actor,
-    _probe,
-    _task,
-    _within,
-    _worker,
-    node_death_observations,
-    prepare_environment,
-)
-from tests.harness import free_port
+from rayobs.diagnose._state import _actor, _task, _worker, node_death_observations
 
 WID = "ac8afe99a8df06c91998f816aad943981f48452eacd721bff909e118"
 NODE = "0485cd116aacbf2ae318fba64e83f6eb2e8673d61566234d34673126"
@@ -207,48 +194,3 @@ def test_drivers_that_end_are_not_deaths() -> None:
     driver = {**LOST_WORKER, "worker_type": "DRIVER", "exit_type": "INTENDED_USER_EXIT"}
     assert _worker(driver).routine
     assert not _worker({**driver, "exit_type": "SYSTEM_ERROR"}).routine
-
-
-def test_prepare_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    env: dict[str, str] = {"RAY_AUTH_TOKEN_PATH": "/x/token"}
-    prepare_environment(env)
-    assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
-    assert env["RAY_AUTH_MODE"] == "token"
-    explicit = {"RAY_AUTH_MODE": "disabled", "RAY_AUTH_TOKEN": "t"}
-    prepare_environment(explicit)
-    assert explicit["RAY_AUTH_MODE"] == "disabled"  # an explicit choice is kept
-    bare: dict[str, str] = {}
-    prepare_environment(bare)
-    assert "RAY_AUTH_MODE" not in bare  # no token anywhere: leave Ray's default
-
-
-def test_within_gives_up_at_the_deadline() -> None:
-    release = threading.Event()
-    started = time.monotonic()
-    with pytest.raises(ClusterError, match="too slow"):
-        _within(time.monotonic() + 0.2, "too slow", "failed", release.wait)
-    assert time.monotonic() - started < 2
-    release.set()
-
-
-def test_within_reports_errors_in_one_line() -> None:
-    def boom() -> None:
-        raise ConnectionError("Could not find any running Ray instance.\nPlease start one.")
-
-    with pytest.raises(ClusterError) as info:
-        _within(time.monotonic() + 5, "late", "cannot reach", boom)
-    assert "\n" not in str(info.value)
-    assert str(info.value).startswith("cannot reach: Could not find")
-
-
-def test_probe_fails_fast_on_a_closed_port() -> None:
-    port = free_port()
-    with pytest.raises(ClusterError, match="nothing listens"):
-        _probe(f"127.0.0.1:{port}", 1.0)
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        _probe(f"http://127.0.0.1:{server.getsockname()[1]}", 1.0)  # listening: no error
-    _probe(None, 1.0)
-    _probe("auto", 1.0)
