@@ -8,30 +8,26 @@ out of the terminal so that a failure reads as one line.
 from __future__ import annotations
 
 import json
-from enum import Enum
 
 import click
 
 from rayobs._cluster import ClusterUnavailable, native_stderr_silenced
 from rayobs.cli._errors import fail
+from rayobs.cli._options import (
+    CONTEXT_SETTINGS,
+    OutputFormat,
+    address_option,
+    format_option,
+    timeout_option,
+)
 from rayobs.diagnose._collect import EvidenceError
 from rayobs.diagnose._diagnose import diagnose as run_diagnosis
 from rayobs.diagnose._diagnose import parse_since
 from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
 
 
-class OutputFormat(str, Enum):
-    TEXT = "text"
-    JSON = "json"
-
-
-@click.command("diagnose", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--address",
-    metavar="A",
-    help="A running cluster: its GCS address (127.0.0.1:6379) or dashboard URL "
-    "(http://127.0.0.1:8265). Default: RAY_ADDRESS, then the local cluster.",
-)
+@click.command("diagnose", context_settings=CONTEXT_SETTINGS)
+@address_option()
 @click.option(
     "--session-dir",
     metavar="DIR",
@@ -39,21 +35,8 @@ class OutputFormat(str, Enum):
     "Alone, no cluster is contacted.",
 )
 @click.option("--since", metavar="T", help="Only deaths after T: 30m, 2h, 1d, or 2026-11-23T16:00.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TEXT.value,
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1.0, max=120.0),
-    default=8.0,
-    show_default=True,
-    help="Seconds to wait for a cluster to answer.",
-)
+@format_option()
+@timeout_option()
 def diagnose(
     address: str | None,
     session_dir: str | None,

@@ -9,13 +9,14 @@ import click
 
 from rayobs._catalog import DURATION_BUCKETS
 from rayobs.cli._errors import fail
+from rayobs.cli._options import CONTEXT_SETTINGS
 from rayobs.k8s._params import DEFAULTS
 
 # histogram_quantile is exact only at a bucket boundary.
 _P99_CHOICES = tuple(f"{bound:g}" for bound in DURATION_BUCKETS)
 
 
-@click.group("k8s", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("k8s", context_settings=CONTEXT_SETTINGS)
 def k8s() -> None:
     """Kubernetes manifests: PodMonitors, alert rules, dashboard ConfigMaps, a RayCluster."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rayobs.cli._diagnose import OutputFormat
+from rayobs.cli._options import OutputFormat
 from tests.harness import free_port
 
 SESSION = Path(__file__).parent / "data" / "ray-2.60-session"

@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from rayobs.cli import cli
-from rayobs.cli._memory import OutputFormat, diff_command, memory
+from rayobs.cli._memory import diff_command, memory
+from rayobs.cli._options import OutputFormat
 from rayobs.memory import GroupBy, SortBy, Units, snapshot_to_dict
 from rayobs.memory._render import to_json
 from tests.harness import free_port
@@ -92,6 +93,13 @@ def test_diff_in_every_format(snapshots: tuple[Path, Path], output_format: Outpu
     else:
         assert "new objects: 30 (300.00 KB)" in result.stdout
         assert "cache.py:7" in result.stdout.split("By reference type:")[0]
+
+
+def test_table_is_still_text(snapshots: tuple[Path, Path]) -> None:
+    """`table` was the name of the text format: scripts that say so keep working."""
+    text = invoke("memory", "diff", *map(str, snapshots), "--format", "text")
+    table = invoke("memory", "diff", *map(str, snapshots), "--format", "table")
+    assert (table.returncode, table.stdout) == (0, text.stdout)
 
 
 @pytest.mark.parametrize("units", list(Units), ids=lambda u: u.value)
