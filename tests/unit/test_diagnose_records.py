@@ -1,4 +1,4 @@
-"""The state-API side without a cluster: Ray's records mapped to observations.
+"""Ray's state API records mapped to observations, as Ray 2.60 returns them (no cluster).
 
 Contacting the cluster (addresses, environment, deadlines, probes) is
 ``rayobs._cluster``'s: see test_cluster.py.
@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from rayobs.diagnose import Category, Confidence, classify
 from rayobs.diagnose._observation import merge
-from rayobs.diagnose._state import _actor, _task, _worker, node_death_observations
+from rayobs.diagnose._records import (
+    actor_observation,
+    node_death_observations,
+    task_observation,
+    worker_observation,
+)
 
 WID = "ac8afe99a8df06c91998f816aad943981f48452eacd721bff909e118"
 NODE = "0485cd116aacbf2ae318fba64e83f6eb2e8673d61566234d34673126"
@@ -71,7 +76,7 @@ COLLECTED_ACTOR = {
 
 
 def _verdict(*records: dict[str, object], kinds: str = "wta") -> tuple[Category, Confidence, str]:
-    makers = {"w": _worker, "t": _task, "a": _actor}
+    makers = {"w": worker_observation, "t": task_observation, "a": actor_observation}
     observations = [makers[k](r) for k, r in zip(kinds, records, strict=True)]
     (item,) = merge(o for o in observations if o is not None)
     verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
@@ -102,7 +107,7 @@ def test_actor_death_causes() -> None:
     )
     category, confidence, name = _verdict(INIT_FAILED_ACTOR, kinds="a")
     assert (category, confidence, name) == (Category.ERROR, Confidence.CERTAIN, "BadInit")
-    collected = _actor(COLLECTED_ACTOR)
+    collected = actor_observation(COLLECTED_ACTOR)
     assert collected is not None and collected.routine
 
 
@@ -159,14 +164,14 @@ DEAD_NODE = {
 
 
 def test_a_sigterm_worker_and_its_task() -> None:
-    (item,) = merge([_worker(SIGTERM_WORKER), _task(SIGTERM_TASK)])
+    (item,) = merge([worker_observation(SIGTERM_WORKER), task_observation(SIGTERM_TASK)])
     verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
     assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
     assert (verdict.code, verdict.signal, item.name) == (1, "SIGTERM", "sleeper")
 
 
 def test_an_actor_on_a_preempted_node() -> None:
-    actor = _actor(PREEMPTED_ACTOR)
+    actor = actor_observation(PREEMPTED_ACTOR)
     assert actor is not None and not actor.routine  # Ray's state API lists no worker for it
     verdict = classify(None, actor.findings, pid=actor.pid)
     assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
@@ -175,7 +180,7 @@ def test_an_actor_on_a_preempted_node() -> None:
 
 
 def test_a_task_on_a_dead_node_gets_the_nodes_reason() -> None:
-    task = _task(NODE_DIED_TASK)
+    task = task_observation(NODE_DIED_TASK)
     other = {**DEAD_NODE, "node_id": NODE}  # another dead node: not evidence for this task
     extra = list(node_death_observations([task], [other, DEAD_NODE]))
     (item,) = merge([task, *extra])
@@ -192,5 +197,5 @@ def test_a_task_on_a_dead_node_gets_the_nodes_reason() -> None:
 
 def test_drivers_that_end_are_not_deaths() -> None:
     driver = {**LOST_WORKER, "worker_type": "DRIVER", "exit_type": "INTENDED_USER_EXIT"}
-    assert _worker(driver).routine
-    assert not _worker({**driver, "exit_type": "SYSTEM_ERROR"}).routine
+    assert worker_observation(driver).routine
+    assert not worker_observation({**driver, "exit_type": "SYSTEM_ERROR"}).routine
