@@ -329,7 +329,10 @@ def alive_nodes(address: str | None, timeout: float) -> tuple[str, list[Any]]:
         nodes = client.get_all_node_info(timeout=max(1.0, deadline - time.monotonic()))
         return bootstrap, [node for node in nodes.values() if node.state == alive]
 
-    return within(deadline, f"no Ray cluster answered at {named.where}", connect, named.where)
+    late = f"no Ray cluster answered at {named.where}"
+    if named.dashboard:  # reached through a port-forward, its GCS address may not be reachable
+        late += ", or not at the GCS address its dashboard shows: pass a GCS address HOST:PORT"
+    return within(deadline, late, connect, named.where)
 
 
 def _gcs_client() -> tuple[Callable[..., Any], int]:
