@@ -63,6 +63,11 @@ class ClusterAddress:
         return self.text or "the local cluster"
 
     @property
+    def target(self) -> str | None:
+        """What to probe before Ray is imported: the GCS address or the dashboard URL."""
+        return self.gcs or self.dashboard
+
+    @property
     def client(self) -> bool:
         return bool(self.text and self.text.startswith("ray://"))
 
@@ -315,9 +320,8 @@ def alive_nodes(address: str | None, timeout: float) -> tuple[str, list[Any]]:
         )
     check_token_settings()
     deadline = time.monotonic() + timeout
-    named_target = named.gcs or named.dashboard
-    if named_target:
-        refuse_fast(named_target, min(2.0, timeout))  # before paying for `import ray`
+    if named.target:
+        refuse_fast(named.target, min(2.0, timeout))  # before paying for `import ray`
     prepare_environment()
     client_class, alive = _gcs_client()
 

@@ -67,8 +67,8 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
     named = parse_address(address)
     check_token_settings()
     deadline = time.monotonic() + timeout
-    if named.gcs or named.dashboard:
-        refuse_fast(named.gcs or named.dashboard or "", min(2.0, timeout))
+    if named.target:
+        refuse_fast(named.target, min(2.0, timeout))  # before paying for `import ray`
     prepare_environment()
     try:
         from ray.util import state as ray_state
