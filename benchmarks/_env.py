@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from rayobs._local_ray import prepare_environment
+from rayobs.demo._local_ray import init_local, prepare_environment
 
 
 def prepare_ray_environment() -> None:
     """Loopback only, and a throwaway auth token: a benchmark never writes ``~/.ray``."""
     prepare_environment(Path(tempfile.mkdtemp(prefix="rayobs-bench-", dir="/tmp")))
+
+
+@contextmanager
+def local_ray(num_cpus: int) -> Iterator[Any]:
+    """The ``ray`` module, connected: to the Ray this process already runs, else a fresh one.
+
+    A Ray started here is shut down on the way out.
+    """
+    prepare_ray_environment()
+    import ray
+
+    own = not ray.is_initialized()
+    if own:
+        init_local(num_cpus)
+    try:
+        yield ray
+    finally:
+        if own:
+            ray.shutdown()

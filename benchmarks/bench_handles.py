@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from benchmarks._env import prepare_ray_environment
+    from benchmarks._env import local_ray
     from benchmarks._timing import per_call_ns, table
 except ImportError:  # run as a script
-    from _env import prepare_ray_environment  # type: ignore[no-redef]
+    from _env import local_ray  # type: ignore[no-redef]
     from _timing import per_call_ns, table  # type: ignore[no-redef]
 
 NUMBER = 20_000
@@ -98,23 +98,8 @@ def _ray_worker_timings() -> dict[str, float]:
 
 
 def ray_rows() -> list[tuple[str, float, float, float | None]]:
-    prepare_ray_environment()
-    import ray
-
-    own = not ray.is_initialized()
-    if own:
-        ray.init(
-            address="local",
-            num_cpus=1,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level="ERROR",
-        )
-    try:
+    with local_ray(1) as ray:
         t: dict[str, Any] = ray.get(ray.remote(_ray_worker_timings).remote())
-    finally:
-        if own:
-            ray.shutdown()
     return [
         ("Counter.inc() [default tags]", t["handle inc"], t["raw inc"], TARGET),
         ("Counter.inc(tags)", t["handle inc(tags)"], t["raw inc"], TARGET),

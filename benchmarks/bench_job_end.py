@@ -21,7 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rayobs._local_prometheus import free_port
+from rayobs.demo._local_ray import head_command
+from rayobs.demo._ports import free_port
 
 JOBS = 20
 
@@ -63,21 +64,7 @@ time.sleep(pause)
 
 def _start_head(temp_dir: Path, metrics_port: int) -> tuple[subprocess.Popen[bytes], str]:
     gcs_port = free_port()
-    command = [
-        str(Path(sys.executable).parent / "ray"),
-        "start",
-        "--head",
-        "--block",
-        "--node-ip-address=127.0.0.1",
-        f"--port={gcs_port}",
-        "--num-cpus=2",
-        f"--metrics-export-port={metrics_port}",
-        "--include-dashboard=false",
-        f"--dashboard-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--temp-dir={temp_dir}",
-        "--disable-usage-stats",
-    ]
+    command = head_command(temp_dir, gcs_port=gcs_port, metrics_port=metrics_port)
     env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     log = (temp_dir / "ray-start.log").open("wb")
     head = subprocess.Popen(

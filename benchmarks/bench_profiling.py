@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rayobs.demo._local_ray import init_local, loopback_env, new_token
+
 CALLS = 500
 ROUNDS = 15
 
@@ -34,13 +36,9 @@ def _measure(temp: Path) -> dict[str, dict[str, float]]:
     """Runs in the child process: ``{kind: {variant[:stat]: value}}``."""
     import ray
 
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
+    init_local(
+        2,
         _temp_dir=str(temp / "ray"),
-        logging_level="ERROR",
         log_to_driver=False,
         runtime_env={"worker_process_setup_hook": "rayobs.hooks.setup_worker"},
         # Each variant has its own worker pool (runtime envs differ): keep all of them alive,
@@ -121,17 +119,7 @@ def _cpu_per_call(stamps: list[tuple[int, float]]) -> float:
 def _run_child() -> dict[str, dict[str, float]]:
     temp = Path(tempfile.mkdtemp(prefix="rxb-", dir="/tmp"))  # short: Ray's socket paths
     try:
-        token = temp / "auth_token"
-        token.write_text(os.urandom(32).hex())
-        token.chmod(0o600)
-        env = {
-            **os.environ,
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": str(token),
-            "RAY_USAGE_STATS_ENABLED": "0",
-        }
-        env.pop("RAY_ADDRESS", None)
+        env = loopback_env(new_token(temp))
         root = Path(__file__).resolve().parent.parent
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
         code = (

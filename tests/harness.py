@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from rayobs._local_prometheus import LocalPrometheus, PromQLError, free_port
+from rayobs.demo._local_prometheus import LocalPrometheus, PromQLError
+from rayobs.demo._local_ray import head_command, loopback_env, new_token
+from rayobs.demo._ports import free_port
 
-__all__ = ["PromQLError", "Prometheus", "RayCluster", "free_port", "wait_until"]
+__all__ = ["PromQLError", "Prometheus", "RayCluster", "free_port", "new_token", "wait_until"]
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -55,6 +58,20 @@ def http_get(url: str, timeout: float = 5.0) -> str:
         return str(response.read().decode())
 
 
+@contextlib.contextmanager
+def loopback_http(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free port of 127.0.0.1 for the duration; yields ``127.0.0.1:PORT``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def default_signals() -> None:
     """Undo an inherited ignore of SIGINT and SIGTERM, for this process and what it starts.
 
@@ -72,30 +89,14 @@ def default_signals() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def new_token(directory: Path) -> Path:
-    """Write a fresh Ray auth token into ``directory`` and return its path."""
-    path = directory / "auth_token"
-    path.write_text(secrets.token_hex(32))
-    path.chmod(0o600)
-    return path
-
-
 def ray_env(temp_dir: Path, token_path: Path) -> dict[str, str]:
     """Environment for every process that starts or talks to the test cluster."""
-    env = dict(os.environ)
+    env = loopback_env(token_path)
     env.update(
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
-        RAY_AUTH_MODE="token",
-        RAY_AUTH_TOKEN_PATH=str(token_path),
-        RAY_USAGE_STATS_ENABLED="0",
         # Workers push metrics every 500 ms instead of 10 s, so tests don't wait.
         RAY_metrics_report_interval_ms="500",
-        # On SIGTERM Ray drains the node first, which makes every stop take 30 s.
-        RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
     )
-    env.pop("RAY_AUTH_TOKEN", None)
-    env.pop("RAY_ADDRESS", None)
     return env
 
 
@@ -151,23 +152,13 @@ class RayCluster:
         cluster = cls(temp_dir, free_port(), free_port(), free_port(), env)
         cluster.log_path = temp_dir / "ray-start.log"
         default_signals()  # the head, and so Ray's workers, get SIGINT's default
-        command = [
-            str(BIN / "ray"),
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={cluster.gcs_port}",
-            f"--num-cpus={num_cpus}",
-            "--num-gpus=0",
-            f"--metrics-export-port={cluster.metrics_port}",
-            "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={cluster.dashboard_port}",
-            # Ray's fixed default (52365) would collide with any other cluster here.
-            f"--dashboard-agent-listen-port={free_port()}",
-            f"--temp-dir={temp_dir}",
-            "--disable-usage-stats",
-        ]
+        command = head_command(
+            temp_dir,
+            gcs_port=cluster.gcs_port,
+            metrics_port=cluster.metrics_port,
+            num_cpus=num_cpus,
+            dashboard_port=cluster.dashboard_port,
+        )
         with cluster.log_path.open("wb") as log:
             cluster.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

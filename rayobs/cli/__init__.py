@@ -14,6 +14,7 @@ import click
 
 from rayobs._version import __version__
 from rayobs.cli._errors import one_line_errors
+from rayobs.cli._options import CONTEXT_SETTINGS
 
 # command name -> (module, attribute, one-line help shown before the module loads)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -101,7 +102,7 @@ class _LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="rayobs")
 def cli() -> None:
     """Observability and debugging for Ray: metrics, inspectors, incident diagnosis."""

@@ -50,7 +50,7 @@ def demo(wait_s: float, preview: str | None) -> None:
         ):
             if importlib.util.find_spec(module) is None:
                 missing_extra(package, extra)
-        from rayobs.dashboards._demo_preview import PreviewStep
+        from rayobs.demo.preview import PreviewStep
 
         step = PreviewStep(preview, progress=progress)
     result = run_demo(progress, wait_s=wait_s, before_stop=step)

@@ -8,49 +8,26 @@ out of the terminal so that a failure reads as one line.
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import Enum
 
 import click
 
+from rayobs._cluster import ClusterUnavailable, native_stderr_silenced
 from rayobs.cli._errors import fail
+from rayobs.cli._options import (
+    CONTEXT_SETTINGS,
+    OutputFormat,
+    address_option,
+    format_option,
+    timeout_option,
+)
 from rayobs.diagnose._collect import EvidenceError
 from rayobs.diagnose._diagnose import diagnose as run_diagnosis
 from rayobs.diagnose._diagnose import parse_since
 from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
-from rayobs.diagnose._state import ClusterError
 
 
-class OutputFormat(str, Enum):
-    TEXT = "text"
-    JSON = "json"
-
-
-@contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send what native code writes to fd 2 to /dev/null for the duration."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as sink:
-            os.dup2(sink.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-@click.command("diagnose", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--address",
-    metavar="A",
-    help="A running cluster: GCS address (127.0.0.1:6379) or dashboard URL. "
-    "Default: RAY_ADDRESS, then the local cluster.",
-)
+@click.command("diagnose", context_settings=CONTEXT_SETTINGS)
+@address_option()
 @click.option(
     "--session-dir",
     metavar="DIR",
@@ -58,21 +35,8 @@ def native_stderr_silenced() -> Iterator[None]:
     "Alone, no cluster is contacted.",
 )
 @click.option("--since", metavar="T", help="Only deaths after T: 30m, 2h, 1d, or 2026-11-23T16:00.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TEXT.value,
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1.0, max=120.0),
-    default=8.0,
-    show_default=True,
-    help="Seconds to wait for a cluster to answer.",
-)
+@format_option()
+@timeout_option()
 def diagnose(
     address: str | None,
     session_dir: str | None,
@@ -106,7 +70,7 @@ def diagnose(
                 )
         else:
             report = run_diagnosis(session_dir=session_dir, since=since_epoch)
-    except (EvidenceError, ClusterError) as exc:
+    except (EvidenceError, ClusterUnavailable) as exc:
         fail(str(exc))
     if OutputFormat(output_format) is OutputFormat.JSON:
         click.echo(json.dumps(diagnosis_to_dict(report), indent=2))

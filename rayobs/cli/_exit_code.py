@@ -7,26 +7,21 @@ imports neither Ray nor anything heavy: only the classifier and its readers.
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Any
 
 import click
 
 from rayobs.cli._errors import fail
+from rayobs.cli._options import CONTEXT_SETTINGS, OutputFormat, format_option
 from rayobs.diagnose._collect import EvidenceError
 from rayobs.diagnose._exitcodes import InvalidExitCode, parse_code
 from rayobs.diagnose._explain import explain_exit_code
 from rayobs.diagnose._render import verdict_to_dict, verdict_to_text
 
 
-class OutputFormat(str, Enum):
-    TEXT = "text"
-    JSON = "json"
-
-
 @click.command(
     "exit-code",
-    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
+    context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": True},
 )
 @click.argument("code", metavar="[CODE]", required=False)
 @click.option(
@@ -55,14 +50,7 @@ class OutputFormat(str, Enum):
 )
 @click.option("--ray-logs", metavar="DIR", help="A Ray session directory or its logs directory.")
 @click.option("--pid", type=int, metavar="PID", help="Tie kernel and Ray log lines to this pid.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TEXT.value,
-    show_default=True,
-    help="Output format.",
-)
+@format_option()
 def exit_code(
     code: str | None,
     reason: str | None,

@@ -7,7 +7,6 @@ Exit status: 0 serializable, 1 not serializable (the report says why),
 from __future__ import annotations
 
 import contextlib
-import enum
 import importlib
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import click
 
 from rayobs.cli._errors import fail
+from rayobs.cli._options import OutputFormat, format_option
 from rayobs.inspect._api import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_NODES,
@@ -34,13 +34,6 @@ _LOADED_FILES: list[types.ModuleType] = []
 # like a script run as __main__, its functions and classes pickle by value, but
 # its ``if __name__ == "__main__":`` block does not run.
 FILE_MODULE_NAME = "__rayobs_inspect_target__"
-
-
-class OutputFormat(str, enum.Enum):
-    """How the report is printed."""
-
-    TEXT = "text"
-    JSON = "json"
 
 
 def _one_line(text: object) -> str:
@@ -144,14 +137,7 @@ def _pickled_by_value(module: types.ModuleType, enabled: bool) -> Iterator[None]
 
 @click.command("inspect")
 @click.argument("target", metavar="MODULE:QUALNAME")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([member.value for member in OutputFormat]),
-    default=OutputFormat.TEXT.value,
-    show_default=True,
-    help="Print a readable tree or a JSON document.",
-)
+@format_option("Print a readable tree or a JSON document.")
 @click.option(
     "--max-depth",
     type=click.IntRange(min=0),

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from rayobs.cli._errors import fail
+from rayobs.cli._options import CONTEXT_SETTINGS
 from rayobs.k8s._params import DEFAULTS
 from rayobs.metrics._catalog import DURATION_BUCKETS
 
@@ -15,7 +16,7 @@ from rayobs.metrics._catalog import DURATION_BUCKETS
 _P99_CHOICES = tuple(f"{bound:g}" for bound in DURATION_BUCKETS)
 
 
-@click.group("k8s", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("k8s", context_settings=CONTEXT_SETTINGS)
 def k8s() -> None:
     """Kubernetes manifests: PodMonitors, alert rules, dashboard ConfigMaps, a RayCluster."""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from rayobs.cli._errors import fail, missing_extra
+from rayobs.cli._options import CONTEXT_SETTINGS
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -31,7 +32,7 @@ def _say(message: str) -> None:
 
 @click.command(
     "launch",
-    context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
+    context_settings={**CONTEXT_SETTINGS, "allow_interspersed_args": False},
 )
 @click.option("--memory", is_flag=True, help="Sample the memory of the command and its children.")
 @click.option("--cpu", is_flag=True, help="Run the command (a Python program) under cProfile.")

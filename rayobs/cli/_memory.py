@@ -9,14 +9,22 @@ failure reads as one line.
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Any
+from collections.abc import Callable
 
 import click
 from click.core import ParameterSource
 
-from rayobs.cli._diagnose import native_stderr_silenced
+from rayobs._cluster import ClusterUnavailable, native_stderr_silenced
 from rayobs.cli._errors import fail
+from rayobs.cli._options import (
+    CONTEXT_SETTINGS,
+    Command,
+    EnumChoice,
+    OutputFormat,
+    address_option,
+    format_option,
+    timeout_option,
+)
 from rayobs.memory._analysis import GroupBy, SortBy, analyze
 from rayobs.memory._diff import diff_snapshots
 from rayobs.memory._hints import LARGE_DRIVER_REF_BYTES, leak_hints
@@ -34,44 +42,33 @@ from rayobs.memory._snapshot_io import SnapshotFileError, load_snapshot, snapsho
 from rayobs.memory._units import Units, format_bytes, parse_size
 
 
-class OutputFormat(str, Enum):
-    TABLE = "table"
-    JSON = "json"
-
-
-_SETTINGS = {"help_option_names": ["-h", "--help"]}
-
-
-def _choice(enum: type[Enum]) -> click.Choice[str]:
-    return click.Choice([member.value for member in enum])
-
-
-def _address_option(function: Any) -> Any:
+def _units_option(help: str) -> Callable[[Command], Command]:
     return click.option(
-        "--address",
-        metavar="A",
-        help="The cluster's GCS address (127.0.0.1:6379). Default: RAY_ADDRESS, then the "
-        "latest local cluster.",
-    )(function)
-
-
-def _timeout_option(function: Any) -> Any:
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(min=1.0, max=120.0),
-        default=8.0,
+        "--units",
+        type=EnumChoice(Units),
+        default=Units.AUTO.value,
         show_default=True,
-        help="Seconds to wait for the cluster to answer.",
-    )(function)
+        help=help,
+    )
+
+
+def _top_option(help: str) -> Callable[[Command], Command]:
+    return click.option("--top", type=click.IntRange(min=1), metavar="N", help=help)
+
+
+def _output_option(function: Command) -> Command:
+    return click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")(
+        function
+    )
 
 
 def _collect(address: str | None, timeout: float) -> MemorySnapshot:
-    from rayobs.memory._collect import ClusterUnavailable, RayInternalsChanged, collect_snapshot
+    from rayobs.memory._collect import collect_snapshot
 
     try:
         with native_stderr_silenced():
             return collect_snapshot(address, timeout=timeout)
-    except (ClusterUnavailable, RayInternalsChanged) as exc:
+    except ClusterUnavailable as exc:  # RayInternalsChanged included
         fail(str(exc))
 
 
@@ -86,36 +83,24 @@ def _emit(text: str, output: str | None) -> None:
         fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
-@click.group(
-    "memory",
-    invoke_without_command=True,
-    context_settings=_SETTINGS,
-)
-@_address_option
+@click.group("memory", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@address_option()
 @click.option(
     "--group-by",
-    type=_choice(GroupBy),
+    type=EnumChoice(GroupBy),
     default=GroupBy.NODE.value,
     show_default=True,
     help="Group references by node, owner process, call site or reference type.",
 )
 @click.option(
     "--sort-by",
-    type=_choice(SortBy),
+    type=EnumChoice(SortBy),
     default=SortBy.SIZE.value,
     show_default=True,
     help="Order groups and references by bytes, reference count or pid.",
 )
-@click.option(
-    "--units",
-    type=_choice(Units),
-    default=Units.AUTO.value,
-    show_default=True,
-    help="Units of the table's sizes (decimal: 1 KB = 1000 B). JSON is always in bytes.",
-)
-@click.option(
-    "--top", type=click.IntRange(min=1), metavar="N", help="List at most N references per group."
-)
+@_units_option("Units of the table's sizes (decimal: 1 KB = 1000 B). JSON is always in bytes.")
+@_top_option("List at most N references per group.")
 @click.option("--stats-only", is_flag=True, help="Only the object store stats.")
 @click.option(
     "--large-ref",
@@ -124,16 +109,9 @@ def _emit(text: str, output: str | None) -> None:
     show_default=True,
     help="Size from which a driver's reference is reported as large (100MB, 1.5GB, 4096).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=_choice(OutputFormat),
-    default=OutputFormat.TABLE.value,
-    show_default=True,
-    help="Output format.",
-)
-@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
-@_timeout_option
+@format_option(table_alias=True)
+@_output_option
+@timeout_option()
 @click.pass_context
 def memory(
     ctx: click.Context,
@@ -208,7 +186,7 @@ def _only_shared_options(ctx: click.Context) -> None:
         )
 
 
-@memory.command("snapshot", context_settings=_SETTINGS)
+@memory.command("snapshot", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--output",
     "-o",
@@ -216,8 +194,8 @@ def _only_shared_options(ctx: click.Context) -> None:
     required=True,
     help="Where to write the snapshot ('-': stdout).",
 )
-@_address_option
-@_timeout_option
+@address_option()
+@timeout_option()
 @click.pass_context
 def snapshot_command(ctx: click.Context, output: str, address: str | None, timeout: float) -> None:
     """Save every reference and the store stats to a JSON file, for `rayobs memory diff`.
@@ -241,28 +219,13 @@ def snapshot_command(ctx: click.Context, output: str, address: str | None, timeo
         )
 
 
-@memory.command("diff", context_settings=_SETTINGS)
+@memory.command("diff", context_settings=CONTEXT_SETTINGS)
 @click.argument("before", metavar="A.json")
 @click.argument("after", metavar="B.json")
-@click.option(
-    "--units",
-    type=_choice(Units),
-    default=Units.AUTO.value,
-    show_default=True,
-    help="Units of the table's sizes. JSON is always in bytes.",
-)
-@click.option(
-    "--top", type=click.IntRange(min=1), metavar="N", help="Show at most N rows per breakdown."
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=_choice(OutputFormat),
-    default=OutputFormat.TABLE.value,
-    show_default=True,
-    help="Output format.",
-)
-@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@_units_option("Units of the table's sizes. JSON is always in bytes.")
+@_top_option("Show at most N rows per breakdown.")
+@format_option(table_alias=True)
+@_output_option
 def diff_command(
     before: str,
     after: str,

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 
 import click
 
 from rayobs.cli._errors import fail, missing_extra
+from rayobs.cli._options import CONTEXT_SETTINGS, OutputFormat, format_option
 
 
-class OutputFormat(str, Enum):
-    TEXT = "text"
-    JSON = "json"
-
-
-@click.group("profile", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("profile", context_settings=CONTEXT_SETTINGS)
 def profile() -> None:
     """Summarise or plot cProfile stats and mprof memory files."""
 
@@ -41,14 +36,7 @@ def profile() -> None:
 @click.option(
     "--match", metavar="TEXT", help="cProfile: only functions whose location contains TEXT."
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TEXT.value,
-    show_default=True,
-    help="Output format.",
-)
+@format_option()
 def report(file: Path, top: int, sort: str, match: str | None, output_format: str) -> None:
     """Summarise FILE: a cProfile stats file or an mprof .dat file (detected from content).
 

@@ -11,22 +11,24 @@ from __future__ import annotations
 import json
 import sys
 import time
-from enum import Enum
 
 import click
 
 from rayobs.cli._errors import fail, missing_extra
+from rayobs.cli._options import (
+    CONTEXT_SETTINGS,
+    EnumChoice,
+    OutputFormat,
+    address_option,
+    format_option,
+    timeout_option,
+)
 from rayobs.top._compute import SortBy, select
 from rayobs.top._fetch import endpoint_url
 from rayobs.top._model import TopSnapshot
 from rayobs.top._promql import PrometheusError, prometheus_url
 from rayobs.top._render import snapshot_to_dict, snapshot_to_text
 from rayobs.top._sources import EndpointSource, PrometheusSource, Source, fetch_timeout
-
-
-class OutputFormat(str, Enum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def _urls(endpoints: tuple[str, ...]) -> list[str]:
@@ -37,7 +39,7 @@ def _urls(endpoints: tuple[str, ...]) -> list[str]:
 
 
 def _discovered(address: str | None, session_dir: str | None, timeout: float) -> EndpointSource:
-    from rayobs.cli._diagnose import native_stderr_silenced
+    from rayobs._cluster import native_stderr_silenced
     from rayobs.top._discover import DiscoveryError, discover
 
     try:
@@ -63,13 +65,10 @@ def _once(source: Source, interval: float) -> TopSnapshot:
     return source.frame()
 
 
-@click.command("top", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--address",
-    metavar="A",
-    help="A running cluster's GCS address (127.0.0.1:6379): every alive node's metrics "
-    "port is read from its node table. Default: RAY_ADDRESS, then the local cluster; "
-    "Ray's file-SD targets file when the cluster cannot be asked.",
+@click.command("top", context_settings=CONTEXT_SETTINGS)
+@address_option(
+    " Every alive node's metrics port is read from the GCS node table; Ray's file-SD "
+    "targets file when the cluster cannot be asked."
 )
 @click.option(
     "--session-dir",
@@ -101,7 +100,7 @@ def _once(source: Source, interval: float) -> TopSnapshot:
 @click.option(
     "--sort",
     "sort_by",
-    type=click.Choice([s.value for s in SortBy]),
+    type=EnumChoice(SortBy),
     default=SortBy.CALLS.value,
     show_default=True,
     help="Order of the rows (largest first).",
@@ -114,21 +113,8 @@ def _once(source: Source, interval: float) -> TopSnapshot:
     help="Only rows whose kind, name, app or component contains TEXT.",
 )
 @click.option("--once", is_flag=True, help="Print one frame (two samples one interval apart).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=OutputFormat.TABLE.value,
-    show_default=True,
-    help="Output of --once.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1.0, max=120.0),
-    default=8.0,
-    show_default=True,
-    help="Seconds to wait for the cluster (--address) or Prometheus to answer.",
-)
+@format_option("Output of --once.", table_alias=True)
+@timeout_option("Seconds to wait for the cluster (--address) or Prometheus to answer.")
 def top(
     address: str | None,
     session_dir: str | None,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rayobs.dashboards._promql import parse_label_values, substitute
+from rayobs.dashboards._promql import substitute
 from rayobs.dashboards._read import DashboardView, PanelView, TargetView
 
 
@@ -191,10 +191,3 @@ def _range(result: Mapping[str, Any], fmt: str) -> Series:
         tuple(float(t) for t, _ in points),
         tuple(float(v) for _, v in points),
     )
-
-
-def variable_series(prometheus: Prometheus, query: str, values: Mapping[str, str]) -> list[str]:
-    """Values a ``label_values(selector, label)`` variable offers, via the series API."""
-    selector, label = parse_label_values(substitute(query, values))
-    data = prometheus.get("series", **{"match[]": selector})
-    return sorted({str(s[label]) for s in data if label in s})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
@@ -12,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rayobs import _local_ray
-from rayobs._local_prometheus import LocalPrometheus, free_port
+from rayobs.demo import _local_ray
+from rayobs.demo._local_prometheus import LocalPrometheus
+from rayobs.demo._ports import free_port
 from rayobs.demo.scrape import Series, scrape, user_tags
 
 INSTALL_PROMETHEUS = "`make demo` installs it as root; else: sudo apt-get install prometheus"
@@ -77,15 +77,7 @@ def run_demo(
     metrics_port = free_port()
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     progress(f"starting a local Ray on 127.0.0.1 (metrics at {metrics_url})")
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        _metrics_export_port=metrics_port,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-    )
+    _local_ray.init_local(2, _metrics_export_port=metrics_port, log_to_driver=False)
     prometheus: LocalPrometheus | None = None
     missing = ""
     try:

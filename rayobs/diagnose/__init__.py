@@ -26,25 +26,27 @@ from rayobs.diagnose._render import verdict_to_dict, verdict_to_text
 from rayobs.diagnose._verdict import Category, Confidence, Evidence, Verdict
 
 if TYPE_CHECKING:
+    from rayobs._cluster import ClusterUnavailable as ClusterError
     from rayobs.diagnose._diagnose import Death, Diagnosis, diagnose, parse_since
     from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
-    from rayobs.diagnose._state import ClusterError
 
 # Session-wide diagnosis loads on first use: `rayobs exit-code` must not pay for it.
+# name -> (module, its name there)
 _LAZY = {
-    "ClusterError": "rayobs.diagnose._state",
-    "Death": "rayobs.diagnose._diagnose",
-    "Diagnosis": "rayobs.diagnose._diagnose",
-    "diagnose": "rayobs.diagnose._diagnose",
-    "parse_since": "rayobs.diagnose._diagnose",
-    "diagnosis_to_dict": "rayobs.diagnose._render",
-    "diagnosis_to_text": "rayobs.diagnose._render",
+    "ClusterError": ("rayobs._cluster", "ClusterUnavailable"),
+    "Death": ("rayobs.diagnose._diagnose", "Death"),
+    "Diagnosis": ("rayobs.diagnose._diagnose", "Diagnosis"),
+    "diagnose": ("rayobs.diagnose._diagnose", "diagnose"),
+    "parse_since": ("rayobs.diagnose._diagnose", "parse_since"),
+    "diagnosis_to_dict": ("rayobs.diagnose._render", "diagnosis_to_dict"),
+    "diagnosis_to_text": ("rayobs.diagnose._render", "diagnosis_to_text"),
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

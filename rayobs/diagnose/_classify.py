@@ -4,12 +4,8 @@ The most specific cause wins. The rules, in order:
 
 1. Ray said why (an actor's ``__init__`` raised, ``ray.kill``, the worker's
    node was preempted or died): that is the verdict.
-2. Memory evidence turns a SIGKILL, a SIGTERM (Ray's memory monitor and the
-   kubelet send it first) or an unknown status into ``oom_killed``:
-   *certain* when it names this process (Kubernetes ``OOMKilled``, a kernel
-   or Ray line with this pid or worker id), *likely* when it cannot be tied to
-   it (a cgroup counter, a log line naming nobody). Lines naming another
-   process are not evidence for this one.
+2. Memory evidence turns a kill into ``oom_killed``, *certain* when it names
+   this process, *likely* when it cannot be tied to it (``_oom_rule``).
 3. Ray ended the worker as part of its lifecycle (idle, owner died, job ended).
 4. A crash trace names the signal (Ray's native handler, faulthandler, the
    kernel), or Ray records the signal its handler exited on ("exit code 1. The
@@ -30,34 +26,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from enum import Enum
 
+from rayobs.diagnose._draft import Draft, Tie, Tier, headline, relevant
 from rayobs.diagnose._evidence import OOM_KINDS, Finding, FindingKind
 from rayobs.diagnose._exitcodes import (
-    CATEGORY_MEANINGS,
-    CODE_MEANINGS,
-    SIGKILL,
-    SIGKILL_CAUSES,
-    SIGKILL_STEPS,
     SIGNAL_CATEGORIES,
-    SIGNAL_NOTES,
-    SIGTERM,
     ExitStatus,
     InvalidExitCode,
-    Meaning,
     code_category,
     decode,
-    describe_code,
     signal_name,
 )
+from rayobs.diagnose._meanings import (
+    CATEGORY_MEANINGS,
+    CODE_MEANINGS,
+    SIGKILL_CAUSES,
+    SIGKILL_STEPS,
+    SIGNAL_NOTES,
+    Meaning,
+)
+from rayobs.diagnose._oom_rule import memory_findings, oom_rule
 from rayobs.diagnose._raycauses import NODE_DEATHS, RAY_LIFECYCLE
 from rayobs.diagnose._verdict import Category, Confidence, Evidence, Verdict
-
-
-class _Tie(Enum):
-    THIS = "this"  # names this process (or is about this container)
-    OTHER = "other"  # names another process
-    UNKNOWN = "unknown"  # names no process, or we do not know which one is ours
 
 
 def classify(
@@ -73,7 +63,7 @@ def classify(
     process are set aside rather than taken as evidence.
     """
     facts = tuple(findings)
-    tie = _Tier(pid, worker_id)
+    tie = Tier(pid, worker_id)
     status = decode(code) if code is not None else None
     reported = None
     if status is None:
@@ -83,7 +73,7 @@ def classify(
 
     draft = (
         _ray_cause(status, facts, tie)
-        or _oom(status, facts, tie)
+        or oom_rule(status, facts, tie)
         or _ray_exit(status, facts, tie)
         or _crash_trace(status, facts, tie)
         or (_from_status(status, facts, tie) if status is not None else None)
@@ -104,51 +94,9 @@ def classify(
     )
 
 
-class _Tier:
-    """Decides whether a finding is about the process being explained."""
-
-    def __init__(self, pid: int | None, worker_id: str | None) -> None:
-        self.pid = pid
-        self.worker_id = worker_id.lower() if worker_id else None
-
-    @property
-    def known(self) -> bool:
-        return self.pid is not None or self.worker_id is not None
-
-    def __call__(self, finding: Finding) -> _Tie:
-        if finding.own:
-            return _Tie.THIS
-        if finding.pid is not None and self.pid is not None:
-            return _Tie.THIS if finding.pid == self.pid else _Tie.OTHER
-        if finding.worker_id and self.worker_id:
-            return _Tie.THIS if finding.worker_id.lower() == self.worker_id else _Tie.OTHER
-        return _Tie.UNKNOWN
-
-
-class _Draft:
-    """A verdict being assembled (lists, so context can be appended)."""
-
-    def __init__(
-        self,
-        category: Category,
-        confidence: Confidence,
-        summary: str,
-        meaning: Meaning,
-        evidence: Iterable[Evidence] = (),
-        signal: str | None = None,
-    ) -> None:
-        self.category = category
-        self.confidence = confidence
-        self.summary = summary
-        self.causes = list(meaning.causes)
-        self.steps = list(meaning.steps)
-        self.evidence = list(evidence)
-        self.signal = signal
-
-
-def _reported_status(facts: tuple[Finding, ...], tie: _Tier) -> tuple[ExitStatus, Evidence] | None:
+def _reported_status(facts: tuple[Finding, ...], tie: Tier) -> tuple[ExitStatus, Evidence] | None:
     for finding in facts:
-        if finding.kind is FindingKind.EXIT_STATUS and tie(finding) is not _Tie.OTHER:
+        if finding.kind is FindingKind.EXIT_STATUS and tie(finding) is not Tie.OTHER:
             try:
                 return decode(int(finding.value or 0)), finding.evidence
             except InvalidExitCode:
@@ -156,36 +104,24 @@ def _reported_status(facts: tuple[Finding, ...], tie: _Tier) -> tuple[ExitStatus
     return None
 
 
-def _handled(
-    status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
-) -> ExitStatus | None:
+def _handled(status: ExitStatus | None, facts: tuple[Finding, ...], tie: Tier) -> ExitStatus | None:
     """A failure status that a signal handler chose is that signal's (the code is kept)."""
     if status is None or status.signum is not None or status.code == 0:
         return status
-    for finding in _relevant(facts, tie, FindingKind.SIGNAL_HANDLED):
+    for finding in relevant(facts, tie, FindingKind.SIGNAL_HANDLED):
         if isinstance(finding.value, int):
             return replace(status, signum=finding.value, handled=True)
     return status
 
 
-def _relevant(facts: tuple[Finding, ...], tie: _Tier, kind: FindingKind) -> list[Finding]:
-    return [f for f in facts if f.kind is kind and tie(f) is not _Tie.OTHER]
-
-
-def _headline(status: ExitStatus | None, summary: str) -> str:
-    if status is None:
-        return f"{summary} (no exit status recorded)"
-    return f"{describe_code(status)}: {summary}"
-
-
 # --- rule 1: Ray said why ----------------------------------------------------------------
 
 
-def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
-    init_errors = _relevant(facts, tie, FindingKind.RAY_INIT_ERROR)
+def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: Tier) -> Draft | None:
+    init_errors = relevant(facts, tie, FindingKind.RAY_INIT_ERROR)
     if init_errors:
         error = init_errors[0]
-        return _Draft(
+        return Draft(
             Category.ERROR,
             Confidence.CERTAIN,
             f"the actor's __init__ raised {error.value}; Ray stopped its worker",
@@ -200,11 +136,11 @@ def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
             ),
             [error.evidence],
         )
-    kills = _relevant(facts, tie, FindingKind.RAY_KILLED)
+    kills = relevant(facts, tie, FindingKind.RAY_KILLED)
     if kills:
         cancelled = "ray.cancel" in kills[0].evidence.line
         how = "ray.cancel(force=True)" if cancelled else "ray.kill()"
-        return _Draft(
+        return Draft(
             Category.KILLED,
             Confidence.CERTAIN,
             f"killed on request by {how}",
@@ -215,17 +151,17 @@ def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
             ),
             [kills[0].evidence],
         )
-    nodes = _relevant(facts, tie, FindingKind.RAY_NODE_DIED)
+    nodes = relevant(facts, tie, FindingKind.RAY_NODE_DIED)
     if nodes:
         # A record that says how the node died beats one that only says it died.
         node = min(nodes, key=lambda f: str(f.value).startswith("unknown"))
         how, _, message = str(node.value).partition(": ")
         category, confidence, what, meaning = NODE_DEATHS.get(how, NODE_DEATHS["unknown"])
         summary = f"{what} ({message})" if message else what
-        return _Draft(
+        return Draft(
             category,
             confidence,
-            _headline(status, summary),
+            headline(status, summary),
             meaning,
             [f.evidence for f in sorted(nodes, key=lambda f: f is not node)],
             signal=status.signal if status is not None else None,
@@ -233,109 +169,20 @@ def _ray_cause(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
     return None
 
 
-# --- rule 2: memory ----------------------------------------------------------------------
-
-_OOM_SUMMARY = {
-    (FindingKind.OOM_KUBERNETES, True): "Kubernetes reports OOMKilled: the container went "
-    "over its memory limit and the kernel killed it",
-    (FindingKind.OOM_KERNEL, True): "the kernel OOM killer killed this process{pid}",
-    (FindingKind.OOM_KERNEL, False): "the kernel OOM killer killed a process here; the log "
-    "does not tie that kill to this one",
-    (FindingKind.OOM_RAY, True): "Ray's memory monitor killed this worker{pid}: the node ran "
-    "low on memory",
-    (FindingKind.OOM_RAY, False): "Ray's memory monitor killed workers on this node; the log "
-    "does not name this one",
-    (FindingKind.OOM_CGROUP, False): "the cgroup's OOM killer fired (memory limit reached); "
-    "the counter does not say which process it killed",
-}
-_OOM_STEPS = {
-    FindingKind.OOM_KUBERNETES: "raise resources.limits.memory of the container, or give each "
-    "pod less work",
-    FindingKind.OOM_KERNEL: "compare the process's peak memory with the limit of its cgroup "
-    "(memory.max / memory.limit_in_bytes) and with the node's memory",
-    FindingKind.OOM_RAY: "Ray's memory monitor kills above RAY_memory_usage_threshold (default "
-    "0.95 of node memory): run fewer tasks per node (more num_cpus or memory= per task)",
-    FindingKind.OOM_CGROUP: "check which process of the cgroup grew: memory.peak, or the kernel "
-    "log for 'Killed process'",
-}
-_OOM_ORDER = (
-    FindingKind.OOM_KUBERNETES,
-    FindingKind.OOM_KERNEL,
-    FindingKind.OOM_RAY,
-    FindingKind.OOM_CGROUP,
-)
-
-
-def _fits(status: ExitStatus | None, finding: Finding) -> bool:
-    """Could this OOM finding explain an exit with this status?"""
-    if status is None or status.signum == SIGKILL:
-        return True
-    # The raylet's memory monitor and the kubelet send SIGTERM first.
-    if status.signum == SIGTERM:
-        return finding.kind in (FindingKind.OOM_RAY, FindingKind.OOM_KUBERNETES)
-    # Kubernetes reports OOMKilled when any process of the container was OOM-killed;
-    # the main process may then have exited with a status of its own.
-    return finding.kind is FindingKind.OOM_KUBERNETES and status.code != 0
-
-
-def _oom(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
-    if any(
-        f.kind is FindingKind.SIGNAL and f.value != SIGKILL and tie(f) is _Tie.THIS for f in facts
-    ):
-        return None  # a crash trace of its own beats a memory counter
-    tied, untied = _memory(facts, tie)
-    tied = [f for f in tied if _fits(status, f)]
-    untied = [f for f in untied if _fits(status, f)]
-    if not tied and not untied:
-        return None
-    lead = min(tied or untied, key=lambda f: _OOM_ORDER.index(f.kind))
-    is_tied = bool(tied)
-    summary = _OOM_SUMMARY.get((lead.kind, is_tied)) or _OOM_SUMMARY[(lead.kind, False)]
-    summary = summary.format(pid=f" (pid {tie.pid})" if tie.pid is not None else "")
-    confidence = Confidence.CERTAIN if is_tied else Confidence.LIKELY
-    if status is not None and status.signum is None:
-        # OOMKilled with a plain status: a child was killed, the main process then exited.
-        confidence = Confidence.LIKELY
-        summary += f"; the main process then exited with status {status.code}"
-    draft = _Draft(
-        Category.OOM_KILLED,
-        confidence,
-        _headline(status, summary),
-        CATEGORY_MEANINGS[Category.OOM_KILLED],
-        [f.evidence for f in sorted(tied, key=_order) + sorted(untied, key=_order)],
-    )
-    draft.steps[:0] = [_OOM_STEPS[f.kind] for f in sorted(tied + untied, key=_order)]
-    return draft
-
-
-def _memory(facts: tuple[Finding, ...], tie: _Tier) -> tuple[list[Finding], list[Finding]]:
-    """OOM findings about this process, and those that name no process."""
-    oom = [f for f in facts if f.kind in OOM_KINDS]
-    tied = [f for f in oom if tie(f) is _Tie.THIS]
-    other_kinds = {f.kind for f in oom if tie(f) is _Tie.OTHER}
-    # A line naming nobody next to lines naming other processes is about those kills.
-    untied = [
-        f for f in oom if tie(f) is _Tie.UNKNOWN and not (tie.known and f.kind in other_kinds)
-    ]
-    return tied, untied
-
-
-def _order(finding: Finding) -> int:
-    return _OOM_ORDER.index(finding.kind)
-
+# --- rule 2: memory: see _oom_rule ------------------------------------------------------
 
 # --- rule 3: Ray's lifecycle -------------------------------------------------------------
 
 
-def _ray_exit(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier) -> _Draft | None:
-    exits = _relevant(facts, tie, FindingKind.RAY_EXIT)
+def _ray_exit(status: ExitStatus | None, facts: tuple[Finding, ...], tie: Tier) -> Draft | None:
+    exits = relevant(facts, tie, FindingKind.RAY_EXIT)
     if not exits:
         return None
     summary = f"stopped by Ray on purpose: {exits[0].value}"
-    return _Draft(
+    return Draft(
         Category.TERMINATED,
         Confidence.CERTAIN,
-        _headline(status, summary) if status is not None else summary,
+        headline(status, summary) if status is not None else summary,
         RAY_LIFECYCLE,
         [exits[0].evidence],
         signal=status.signal if status is not None else None,
@@ -347,33 +194,31 @@ def _ray_exit(status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier)
 _SIGNAL_KINDS = (FindingKind.SIGNAL, FindingKind.SIGNAL_HANDLED)
 
 
-def _crash_trace(
-    status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
-) -> _Draft | None:
+def _crash_trace(status: ExitStatus | None, facts: tuple[Finding, ...], tie: Tier) -> Draft | None:
     traces = [
         f
         for f in facts
-        if f.kind in _SIGNAL_KINDS and isinstance(f.value, int) and tie(f) is not _Tie.OTHER
+        if f.kind in _SIGNAL_KINDS and isinstance(f.value, int) and tie(f) is not Tie.OTHER
     ]
     if not traces:
         return None
-    trace = next((f for f in traces if tie(f) is _Tie.THIS), traces[0])
+    trace = next((f for f in traces if tie(f) is Tie.THIS), traces[0])
     number = int(trace.value or 0)
     if status is not None and status.signum is not None and status.signum != number:
         return None  # the status wins; the trace stays as context
     if status is not None and status.signum is None and status.code != 0:
         return None  # a plain exit status is not a signal death
     category = SIGNAL_CATEGORIES.get(number, Category.SIGNAL)
-    confidence = Confidence.CERTAIN if tie(trace) is _Tie.THIS else Confidence.LIKELY
+    confidence = Confidence.CERTAIN if tie(trace) is Tie.THIS else Confidence.LIKELY
     if category is Category.KILLED:
         confidence = Confidence.AMBIGUOUS
     meaning = CATEGORY_MEANINGS[category]
     summary = _signal_summary(number, meaning)
     evidence = [f.evidence for f in traces if int(f.value or 0) == number]
-    return _Draft(
+    return Draft(
         category,
         confidence,
-        _headline(status, summary),
+        headline(status, summary),
         meaning,
         evidence,
         signal=signal_name(number),
@@ -391,7 +236,7 @@ def _signal_summary(number: int, meaning: Meaning) -> str:
 # --- rule 5: the status alone ------------------------------------------------------------
 
 
-def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
+def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: Tier) -> Draft:
     category, confidence = code_category(status)
     meaning = CODE_MEANINGS.get(status.code) or CATEGORY_MEANINGS[category]
     summary = meaning.summary
@@ -399,7 +244,7 @@ def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> 
         summary = _signal_summary(status.signum, meaning)
     elif category is Category.ERROR and status.code not in CODE_MEANINGS and status.code > 192:
         summary = "a program-chosen status above the signal range"
-    draft = _Draft(category, confidence, _headline(status, summary), meaning)
+    draft = Draft(category, confidence, headline(status, summary), meaning)
     if category is Category.KILLED:
         _sigkill_context(draft, facts, tie)
     if status.shell_convention and category is not Category.KILLED:
@@ -409,16 +254,16 @@ def _from_status(status: ExitStatus, facts: tuple[Finding, ...], tie: _Tier) -> 
     return draft
 
 
-def _sigkill_context(draft: _Draft, facts: tuple[Finding, ...], tie: _Tier) -> None:
+def _sigkill_context(draft: Draft, facts: tuple[Finding, ...], tie: Tier) -> None:
     """What narrows down a bare SIGKILL without deciding it."""
-    evicted = _relevant(facts, tie, FindingKind.K8S_EVICTED)
+    evicted = relevant(facts, tie, FindingKind.K8S_EVICTED)
     if evicted:
         draft.confidence = Confidence.LIKELY
         draft.summary += "; the kubelet evicted the pod, and SIGKILL follows SIGTERM after the "
         draft.summary += "grace period"
         draft.evidence.extend(f.evidence for f in evicted)
         draft.causes.insert(0, "a kubelet eviction (node pressure) whose grace period ran out")
-    clean = _relevant(facts, tie, FindingKind.NO_OOM_CGROUP)
+    clean = relevant(facts, tie, FindingKind.NO_OOM_CGROUP)
     if clean:
         draft.summary += "; the cgroup counted no OOM kill"
         draft.evidence.extend(f.evidence for f in clean)
@@ -428,10 +273,10 @@ def _sigkill_context(draft: _Draft, facts: tuple[Finding, ...], tie: _Tier) -> N
         )
 
 
-def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
-    lost = _relevant(facts, tie, FindingKind.RAY_LOST)
+def _unknown_status(facts: tuple[Finding, ...], tie: Tier) -> Draft:
+    lost = relevant(facts, tie, FindingKind.RAY_LOST)
     if lost:
-        draft = _Draft(
+        draft = Draft(
             Category.KILLED,
             Confidence.AMBIGUOUS,
             "the worker vanished without reporting an exit and left no crash trace "
@@ -452,7 +297,7 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
         )
         _sigkill_context(draft, facts, tie)
         return draft
-    return _Draft(
+    return Draft(
         Category.ERROR,
         Confidence.AMBIGUOUS,
         "the process died and nothing recorded why (no exit status recorded)",
@@ -468,7 +313,7 @@ def _unknown_status(facts: tuple[Finding, ...], tie: _Tier) -> _Draft:
 
 
 def _add_context(
-    draft: _Draft, status: ExitStatus | None, facts: tuple[Finding, ...], tie: _Tier
+    draft: Draft, status: ExitStatus | None, facts: tuple[Finding, ...], tie: Tier
 ) -> None:
     if status is not None and status.handled:
         draft.causes.insert(
@@ -477,7 +322,7 @@ def _add_context(
             f"workers call sys.exit(1) on SIGTERM): the signal is the cause, not an error",
         )
     elif status is not None and status.signum is None and status.code != 0:
-        unnamed = [f for f in _relevant(facts, tie, FindingKind.SIGNAL_HANDLED) if f.value is None]
+        unnamed = [f for f in relevant(facts, tie, FindingKind.SIGNAL_HANDLED) if f.value is None]
         if unnamed:
             draft.evidence.extend(f.evidence for f in unnamed)
             draft.causes.insert(
@@ -485,7 +330,7 @@ def _add_context(
                 "Ray says a signal ended it: a signal handler of its own called "
                 f"sys.exit({status.code}); Ray does not name the signal",
             )
-    for finding in _relevant(facts, tie, FindingKind.K8S_REASON):
+    for finding in relevant(facts, tie, FindingKind.K8S_REASON):
         draft.evidence.append(finding.evidence)
         reason = str(finding.value)
         if reason in ("ContainerCannotRun", "StartError"):
@@ -493,7 +338,7 @@ def _add_context(
         elif reason == "DeadlineExceeded":
             draft.causes.insert(0, "the Job's activeDeadlineSeconds ran out")
     if draft.category is not Category.OOM_KILLED:
-        tied, untied = _memory(facts, tie)
+        tied, untied = memory_findings(facts, tie)
         memory = tied + untied
         if memory:
             draft.evidence.extend(f.evidence for f in memory)
@@ -501,7 +346,7 @@ def _add_context(
                 "memory pressure was recorded nearby, but this exit is not an OOM kill: a child "
                 "process may have been the one killed"
             )
-    others = sorted({f.pid for f in facts if f.kind in OOM_KINDS and tie(f) is _Tie.OTHER if f.pid})
+    others = sorted({f.pid for f in facts if f.kind in OOM_KINDS and tie(f) is Tie.OTHER if f.pid})
     if others:
         pids = ", ".join(str(p) for p in others[:10])
         draft.steps.append(

@@ -71,7 +71,8 @@ def diagnose(
     when ``session_dir`` is also given). With neither, the local cluster is
     tried, then Ray's latest session (``default_session_dir``). ``since`` drops deaths recorded
     before that epoch time. Raises ``EvidenceError`` (bad or empty session
-    directory, nothing to read) or ``ClusterError`` (no cluster answered).
+    directory, nothing to read) or ``ClusterError`` (no cluster answered, or a bad
+    ``address``: a GCS address ``HOST:PORT`` or a dashboard URL).
     """
     observations: list[Observation] = []
     sources: list[str] = []
@@ -83,11 +84,12 @@ def diagnose(
         sources.append(f"logs {logs.logs}")
         session = logs.session
     if address is not None or session_dir is None:
-        from rayobs.diagnose._state import ClusterError, read_cluster
+        from rayobs._cluster import ClusterUnavailable
+        from rayobs.diagnose._state import read_cluster
 
         try:
             cluster = read_cluster(address, timeout=timeout)
-        except ClusterError as exc:
+        except ClusterUnavailable as exc:
             fallback = default_session_dir()
             if address is not None or session_dir is not None:
                 raise

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from rayobs.diagnose._exitcodes import signal_number
 from rayobs.diagnose._verdict import Evidence
 
 MAX_LINE = 400  # evidence lines are for people: keep them readable
@@ -296,11 +295,3 @@ def reason_finding(reason: str, evidence: Evidence) -> Finding:
     if reason.strip().lower() == "oomkilled":
         return Finding(FindingKind.OOM_KUBERNETES, evidence, value="OOMKilled", own=True)
     return Finding(FindingKind.K8S_REASON, evidence, value=reason.strip(), own=True)
-
-
-def signal_finding(name: str, evidence: Evidence, pid: int | None = None) -> Finding | None:
-    """A report naming a signal (``SIGSEGV``, ``11``), or ``None`` if it names none."""
-    number = signal_number(name)
-    if number is None:
-        return None
-    return Finding(FindingKind.SIGNAL, evidence, pid=pid, value=number)

@@ -7,7 +7,7 @@ says a node died.
 
 from __future__ import annotations
 
-from rayobs.diagnose._exitcodes import Meaning
+from rayobs.diagnose._meanings import Meaning
 from rayobs.diagnose._verdict import Category, Confidence
 
 _RETRIES = (

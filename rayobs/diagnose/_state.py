@@ -1,50 +1,51 @@
 """Live cluster: dead workers, actors and tasks from Ray's state API.
 
 Ray is imported here and only here, inside ``read_cluster``: nothing else in
-``rayobs.diagnose`` needs it. Every call runs under one deadline, because
-Ray's address resolution retries for about 40 s when no cluster answers.
+``rayobs.diagnose`` needs it. The cluster is contacted through
+``rayobs._cluster`` (addresses, token settings, a fast refusal, one deadline:
+Ray's address resolution retries for about 40 s when no cluster answers).
 
 What is read: workers with ``is_alive=False`` (``exit_type``, ``exit_detail``),
 actors in state ``DEAD`` (``death_cause``), tasks ``FAILED`` with
 ``error_type`` ``WORKER_DIED``, ``OUT_OF_MEMORY`` or ``NODE_DIED``; for tasks
 whose node died, that node's ``state_message`` (preempted, SIGTERM, ...); and,
 for workers that vanished without a trace in Ray's records, the tail of their
-``.err`` log (crash traces), fetched through the same API.
+``.err`` log (crash traces), fetched through the same API. ``_records`` turns
+the records into observations.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from rayobs.diagnose._evidence import Finding, FindingKind, clip
-from rayobs.diagnose._observation import Observation, merge
-from rayobs.diagnose._raymsgs import (
-    crash_trace_finding,
-    exception_line,
-    exit_detail_findings,
-    is_routine_exit,
-    node_death,
+from rayobs._cluster import (
+    ClusterAddress,
+    ClusterUnavailable,
+    check_token_settings,
+    gcs_address,
+    parse_address,
+    prepare_environment,
+    refuse_fast,
+    within,
 )
-from rayobs.diagnose._verdict import Evidence
+from rayobs.diagnose._evidence import Finding, FindingKind
+from rayobs.diagnose._observation import Observation, merge
+from rayobs.diagnose._raymsgs import crash_trace_finding
+from rayobs.diagnose._records import (
+    actor_observation,
+    as_mapping,
+    node_death_observations,
+    node_unexplained,
+    task_observation,
+    worker_observation,
+)
 
 LIMIT = 10_000  # the state API's own ceiling (RAY_MAX_LIMIT_FROM_API_SERVER)
 LOG_FETCHES = 20  # crash-trace lookups per run: bounded, each is a round trip
-# Actor deaths that are the normal end of an actor's life.
-_ROUTINE_ACTOR_REASONS = frozenset({"OUT_OF_SCOPE", "REF_DELETED"})
-
-T = TypeVar("T")
-
-
-class ClusterError(RuntimeError):
-    """No cluster answered, or it refused us (one line, says what to do)."""
+LIST_BUDGET_S = 30.0  # listing may legitimately take longer than connecting
 
 
 @dataclass(frozen=True)
@@ -56,48 +57,28 @@ class ClusterState:
     observations: tuple[Observation, ...]
 
 
-def prepare_environment(environ: dict[str, str] | None = None) -> None:
-    """Set what must be set before Ray is imported.
-
-    Loopback single-node mode (Ray 2.60 otherwise rewrites 127.0.0.1 to the
-    routable address), and token authentication when a token is configured but
-    ``RAY_AUTH_MODE`` is not (as ``ray start`` does): a token cluster rejects a
-    client that does not send one.
-    """
-    env = os.environ if environ is None else environ
-    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    if "RAY_AUTH_MODE" not in env and (
-        env.get("RAY_AUTH_TOKEN")
-        or env.get("RAY_AUTH_TOKEN_PATH")
-        or (Path.home() / ".ray" / "auth_token").is_file()
-    ):
-        env["RAY_AUTH_MODE"] = "token"
-
-
 def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
-    """Query a running cluster; raise ``ClusterError`` if none answers within ``timeout``.
+    """Query a running cluster; raise ``ClusterUnavailable`` if none answers within ``timeout``.
 
     ``address`` is a GCS address (``127.0.0.1:6379``), a dashboard URL
-    (``http://127.0.0.1:8265``) or ``None`` for Ray's own discovery
-    (``RAY_ADDRESS``, then the local cluster).
+    (``http://127.0.0.1:8265``) or ``None`` for ``RAY_ADDRESS``, then the local
+    cluster.
     """
-    prepare_environment()
+    named = parse_address(address)
+    check_token_settings()
     deadline = time.monotonic() + timeout
+    if named.target:
+        refuse_fast(named.target, min(2.0, timeout))  # before paying for `import ray`
+    prepare_environment()
     try:
-        from ray.dashboard.utils import get_address_for_submission_client
         from ray.util import state as ray_state
     except ImportError:
-        raise ClusterError(
+        raise ClusterUnavailable(
             "reading a live cluster needs Ray: pip install 'rayobs[ray]' "
             "(or pass --session-dir to read logs only)"
         ) from None
-    where = address or os.environ.get("RAY_ADDRESS") or "the local cluster"
-    _probe(address or os.environ.get("RAY_ADDRESS"), min(2.0, timeout))
-    url = _within(
-        deadline,
-        f"no Ray cluster answered at {where} within {timeout:.0f}s",
-        f"cannot reach a Ray cluster at {where}",
-        lambda: get_address_for_submission_client(address),
+    url = within(
+        deadline, f"no Ray cluster answered at {named.where}", lambda: _api_url(named), named.where
     )
     remaining = max(1, int(deadline - time.monotonic()) + 1)
 
@@ -105,80 +86,34 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
         session = _session_name(ray_state, url)
         observations = list(_observations(ray_state, url, remaining))
         observations.extend(_node_deaths(ray_state, url, observations, remaining))
-        observations.extend(_crash_traces(ray_state, address, observations, remaining))
+        observations.extend(_crash_traces(ray_state, named, observations, remaining))
         return ClusterState(url, session, tuple(observations))
 
-    # Listing may legitimately take longer than connecting: give it its own budget.
-    return _within(
-        time.monotonic() + max(timeout, 30.0),
-        f"the Ray state API at {url} did not answer in time",
-        f"the Ray state API at {url} failed",
+    return within(
+        time.monotonic() + max(timeout, LIST_BUDGET_S),
+        f"the Ray state API at {url} did not answer",
         query,
+        url,
     )
 
 
-def _probe(address: str | None, timeout: float) -> None:
-    """Fail at once when nothing listens at an explicit ``host:port`` (Ray would retry ~40 s)."""
-    if not address or address == "auto" or address.startswith("ray://"):
-        return
-    target = address.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit():
-        return
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return
-    except ConnectionRefusedError:
-        raise ClusterError(f"no Ray cluster at {address}: nothing listens on {target}") from None
-    except OSError:
-        return  # unreachable or slow: let Ray try, under the deadline
+def _api_url(named: ClusterAddress) -> str:
+    """The dashboard's URL, where the state API answers; the GCS knows it for its address.
 
+    With nothing given on the command line, Ray's own resolution decides
+    (``RAY_API_SERVER_ADDRESS``, ``RAY_ADDRESS``, then the local cluster).
+    """
+    from ray.dashboard.utils import get_address_for_submission_client, ray_address_to_api_server_url
 
-def _within(deadline: float, late: str, failed: str, call: Callable[[], T]) -> T:
-    """Run ``call`` in a daemon thread; give up at ``deadline`` (Ray's own waits are long)."""
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            result["error"] = exc
-
-    worker = threading.Thread(target=run, name="rayobs-state-api", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        raise ClusterError(late)
-    if "error" in result:
-        raise ClusterError(_explain(result["error"], failed)) from None
-    value: T = result["value"]
-    return value
-
-
-_AUTH_FAILURE = re.compile(r"\b(?:401|403)\b|Unauthorized|Forbidden|[Aa]uthenticat|[Tt]oken")
-
-
-def _explain(error: BaseException, fallback: str) -> str:
-    text = " ".join(str(error).split())
-    if _AUTH_FAILURE.search(text):
-        return (
-            "the cluster refused the request (token authentication): set RAY_AUTH_TOKEN or "
-            f"RAY_AUTH_TOKEN_PATH (and RAY_AUTH_MODE=token). Ray said: {text[:200]}"
-        )
-    if (
-        "Could not find any running Ray instance" in text
-        or "ConnectionError" in type(error).__name__
-    ):
-        return f"{fallback}: {text[:200]}" if text else fallback
-    return f"{fallback}: {type(error).__name__}: {text[:200]}"
-
-
-def _record(item: Any) -> Mapping[str, Any]:
-    if isinstance(item, Mapping):
-        return item
-    if is_dataclass(item) and not isinstance(item, type):
-        return {f.name: getattr(item, f.name) for f in fields(item)}
-    return dict(vars(item))
+    if named.source != "--address":
+        url: str = get_address_for_submission_client(None)
+    elif named.dashboard is not None:
+        url = named.dashboard
+    elif named.gcs is not None:
+        url = ray_address_to_api_server_url(named.gcs)  # an explicit address wins over the env
+    else:
+        url = get_address_for_submission_client(named.text)  # auto, local, ray://
+    return url
 
 
 def _session_name(ray_state: Any, url: str) -> str | None:
@@ -195,115 +130,22 @@ def _observations(ray_state: Any, url: str, timeout: int) -> Iterator[Observatio
     common = {"address": url, "detail": True, "limit": LIMIT, "timeout": timeout}
     common["raise_on_missing_output"] = False
     for item in ray_state.list_workers(filters=[("is_alive", "=", "False")], **common):
-        yield _worker(_record(item))
+        yield worker_observation(as_mapping(item))
     for item in ray_state.list_actors(filters=[("state", "=", "DEAD")], **common):
-        actor = _actor(_record(item))
+        actor = actor_observation(as_mapping(item))
         if actor is not None:
             yield actor
     for error_type in ("WORKER_DIED", "OUT_OF_MEMORY", "NODE_DIED"):
         filters = [("state", "=", "FAILED"), ("error_type", "=", error_type)]
         for item in ray_state.list_tasks(filters=filters, **common):
-            yield _task(_record(item))
-
-
-def _ms(value: Any) -> float | None:
-    return value / 1000 if isinstance(value, int | float) and value > 0 else None
-
-
-def _worker(worker: Mapping[str, Any]) -> Observation:
-    wid = str(worker.get("worker_id") or "") or None
-    pid = worker.get("pid") or None
-    exit_type = worker.get("exit_type")
-    detail = worker.get("exit_detail") or ""
-    source = f"state-api worker {wid}"
-    return Observation(
-        worker_id=wid,
-        pid=pid,
-        node=worker.get("node_id"),
-        exit_type=exit_type,
-        time=_ms(worker.get("end_time_ms")),
-        findings=tuple(exit_detail_findings(exit_type, detail, source, pid=pid, worker_id=wid)),
-        # A driver that exits is the end of a job, not a death, unless it crashed.
-        routine=is_routine_exit(exit_type, detail)
-        or (worker.get("worker_type") == "DRIVER" and exit_type != "SYSTEM_ERROR"),
-    )
-
-
-def _actor(actor: Mapping[str, Any]) -> Observation | None:
-    cause = actor.get("death_cause") or {}
-    name = str(actor.get("class_name") or "")
-    if actor.get("name"):
-        name = f"{name} ({actor['name']})"
-    pid = actor.get("pid") or None
-    source = f"state-api actor {actor.get('actor_id')}"
-    findings: list[Finding] = []
-    routine = False
-    if "creation_task_failure_context" in cause:
-        context = cause["creation_task_failure_context"] or {}
-        text = str(context.get("formatted_exception_string") or "")
-        line = exception_line(text) if text else "the actor's __init__ raised"
-        findings.append(
-            Finding(
-                FindingKind.RAY_INIT_ERROR,
-                Evidence(source, f"creation task failed: {line}"),
-                pid=pid,
-                value=line,
-            )
-        )
-    elif "actor_died_error_context" in cause:
-        context = cause["actor_died_error_context"] or {}
-        reason = str(context.get("reason") or "")
-        message = str(context.get("error_message") or reason)
-        routine = reason in _ROUTINE_ACTOR_REASONS
-        exit_type = "INTENDED_SYSTEM_EXIT" if reason == "RAY_KILL" else None
-        findings.extend(exit_detail_findings(exit_type, message, source, pid=pid))
-    if not findings and not routine:
-        return None  # nothing to add beyond the worker's own record
-    return Observation(
-        pid=pid,
-        node=actor.get("node_id"),
-        name=name or None,
-        time=_ms(actor.get("end_time")),
-        findings=tuple(findings),
-        routine=routine,
-        # Joined with its worker's record; on its own (no worker seen) it is a death.
-        ended=not routine,
-    )
-
-
-def _task(task: Mapping[str, Any]) -> Observation:
-    wid = task.get("worker_id") or None
-    pid = task.get("worker_pid") or None
-    error_type = task.get("error_type")
-    message = str(task.get("error_message") or "")
-    source = f"state-api task {task.get('task_id')} ({task.get('name')})"
-    described = f"error_type={error_type} {message}"
-    findings = list(exit_detail_findings(None, described, source, pid=pid, worker_id=wid))
-    if error_type == "OUT_OF_MEMORY":
-        findings.insert(
-            0,
-            Finding(
-                FindingKind.OOM_RAY,
-                Evidence(source, clip(described.splitlines()[0])),
-                pid=pid,
-                worker_id=wid,
-            ),
-        )
-    return Observation(
-        worker_id=wid,
-        pid=pid,
-        node=task.get("node_id"),
-        name=task.get("name"),
-        time=_ms(task.get("end_time_ms")),
-        findings=tuple(findings),
-    )
+            yield task_observation(as_mapping(item))
 
 
 def _node_deaths(
     ray_state: Any, url: str, observations: list[Observation], timeout: int
 ) -> Iterator[Observation]:
     """How their node died, for the deaths whose own record only says that it did."""
-    if not any(_node_unexplained(item) for item in observations):
+    if not any(node_unexplained(item) for item in observations):
         return
     nodes = ray_state.list_nodes(
         address=url,
@@ -313,47 +155,7 @@ def _node_deaths(
         timeout=timeout,
         raise_on_missing_output=False,
     )
-    yield from node_death_observations(observations, [_record(n) for n in nodes])
-
-
-def _node_unexplained(item: Observation) -> bool:
-    return bool(item.node) and any(
-        f.kind is FindingKind.RAY_NODE_DIED and f.value == "unknown" for f in item.findings
-    )
-
-
-def node_death_observations(
-    observations: list[Observation], nodes: list[Mapping[str, Any]]
-) -> Iterator[Observation]:
-    """Evidence from dead nodes' records for the deaths on them that Ray left unexplained.
-
-    A task on a dead node is recorded as "the node it was running on is dead or
-    unavailable"; the node's ``state_message`` says why ("Terminated due to
-    preemption: ...", "Expected termination: received SIGTERM").
-    """
-    messages: dict[str, str] = {}
-    for node in nodes:
-        message = str(node.get("state_message") or "")
-        if node_death(message) not in (None, "unknown"):
-            messages[str(node.get("node_id"))] = message
-    for item in observations:
-        message = messages.get(str(item.node), "")
-        if not message or not _node_unexplained(item):
-            continue
-        finding = Finding(
-            FindingKind.RAY_NODE_DIED,
-            Evidence(f"state-api node {item.node}", clip(f"state_message={message}")),
-            pid=item.pid,
-            worker_id=item.worker_id,
-            value=node_death(message),
-        )
-        yield Observation(
-            worker_id=item.worker_id,
-            pid=item.pid,
-            node=item.node,
-            findings=(finding,),
-            ended=False,
-        )
+    yield from node_death_observations(observations, [as_mapping(n) for n in nodes])
 
 
 _DECISIVE = frozenset(
@@ -370,24 +172,33 @@ _DECISIVE = frozenset(
 
 
 def _crash_traces(
-    ray_state: Any, address: str | None, observations: list[Observation], timeout: int
+    ray_state: Any,
+    named: ClusterAddress,
+    observations: list[Observation],
+    timeout: int,
 ) -> Iterator[Observation]:
     """Crash traces from the ``.err`` logs of workers that vanished without a word."""
-    if address is not None and "://" in address:
-        return  # the log API wants a bootstrap address, not a dashboard URL
-    fetched = 0
-    for item in merge(observations):
-        if fetched >= LOG_FETCHES:
+    wanted = [
+        item
+        for item in merge(observations)
+        if not (item.routine or {f.kind for f in item.findings} & _DECISIVE)
+        and item.pid is not None
+        and item.node
+    ][:LOG_FETCHES]
+    if not wanted or named.client:
+        return
+    bootstrap = named.gcs or named.text
+    if named.dashboard:  # the log API wants the GCS address, which the dashboard shows
+        try:
+            bootstrap = gcs_address(named, time.monotonic() + min(timeout, 5))
+        except Exception:  # evidence, not a need
             return
-        kinds = {f.kind for f in item.findings}
-        if item.routine or kinds & _DECISIVE or item.pid is None or not item.node:
-            continue
-        fetched += 1
+    for item in wanted:
         source = f"state-api log worker pid {item.pid} .err"
         traces: list[Finding] = []
         try:
             chunks = ray_state.get_log(
-                address=address,
+                address=bootstrap,
                 node_id=item.node,
                 pid=item.pid,
                 suffix="err",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rayobs._cluster import ClusterUnavailable, RayInternalsChanged
 from rayobs.memory._analysis import GroupBy, MemoryReport, SortBy, Tally, analyze, link_owners
 from rayobs.memory._diff import MemoryDiff, diff_snapshots
 from rayobs.memory._hints import HintKind, LeakHint, leak_hints
@@ -31,14 +32,10 @@ from rayobs.memory._snapshot_io import SnapshotFileError, load_snapshot, snapsho
 from rayobs.memory._units import Units, format_bytes
 
 if TYPE_CHECKING:
-    from rayobs.memory._collect import ClusterUnavailable, RayInternalsChanged, collect_snapshot
+    from rayobs.memory._collect import collect_snapshot
 
-# The collector pulls in the diagnose package's environment helper: load it on first use.
-_LAZY = {
-    "ClusterUnavailable": "rayobs.memory._collect",
-    "RayInternalsChanged": "rayobs.memory._collect",
-    "collect_snapshot": "rayobs.memory._collect",
-}
+# The collector is loaded on first use: snapshots, diffs and their rendering need none of it.
+_LAZY = {"collect_snapshot": "rayobs.memory._collect"}
 
 __all__ = [
     "ClusterUnavailable",

@@ -1,33 +1,31 @@
 """Read a running cluster's object references and store stats: the one module that touches Ray.
 
 It reads what ``ray memory`` reads (Ray 2.60), without ``ray.init``: the node
-table from the GCS (``ray._raylet.GcsClient.get_all_node_info``; Ray's own
-``internal_api.get_state_from_address`` reports a rejected token only as "Failed
-to connect to GCS"), then, from every alive node's raylet, ``GetNodeStats``
-with memory info (what ``internal_api.node_stats`` asks for). That
-reply carries each process's reference table (``CoreWorkerStats.object_refs``)
+table from the GCS (through ``rayobs._cluster``, which also resolves a
+dashboard URL, checks the token settings, refuses a closed port at once and
+keeps every call under a deadline), then, from every alive node's raylet,
+``GetNodeStats`` with memory info (what ``internal_api.node_stats`` asks for).
+That reply carries each process's reference table (``CoreWorkerStats.object_refs``)
 and the node's object store stats; its protobuf fields are read directly, so
 nothing is parsed from text. All of these are private to Ray: when they move,
 ``RayInternalsChanged`` says so in one line.
-
-Ray waits about 40 s for a GCS that does not answer, and aborts the process
-when a configured token file cannot be read, so the token settings are checked
-first, a refused ``host:port`` fails at once, and every call runs under a deadline.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from rayobs.diagnose._state import prepare_environment
+from rayobs._cluster import (
+    TESTED_WITH,
+    ClusterUnavailable,
+    RayInternalsChanged,
+    alive_nodes,
+    within,
+)
 from rayobs.memory._analysis import link_owners
 from rayobs.memory._model import (
     MemorySnapshot,
@@ -37,29 +35,15 @@ from rayobs.memory._model import (
     classify_reference,
 )
 
-TESTED_WITH = "2.60"
 READ_BUDGET_S = 30.0  # the raylets' answer may take longer than the connection
 _HINT = "`ray memory` still works meanwhile"
-
-T = TypeVar("T")
-
-
-class ClusterUnavailable(RuntimeError):
-    """No cluster answered, it refused us, or it could not be found (one line)."""
-
-
-class RayInternalsChanged(RuntimeError):
-    """The private Ray API this module reads is not what it expects (one line)."""
 
 
 @dataclass(frozen=True)
 class _RayApi:
-    """The Ray internals used, resolved once."""
+    """The Ray internals used to read the raylets, resolved once."""
 
     version: str
-    canonicalize: Callable[..., str]
-    gcs_client: Callable[..., Any]
-    alive: int  # GcsNodeInfo.state of an alive node
     channel: Callable[..., Any]
     stub: Callable[[Any], Any]
     request: Callable[..., Any]
@@ -69,66 +53,20 @@ class _RayApi:
     actor_marker: tuple[int, int]  # hex spans: task-unique part, actor-unique part
 
 
-def check_token_settings(environ: Mapping[str, str] | None = None) -> None:
-    """Fail in one line where Ray would abort the process over its token settings."""
-    env = os.environ if environ is None else environ
-    path = env.get("RAY_AUTH_TOKEN_PATH")
-    if path:
-        try:
-            readable = bool(Path(path).read_text(encoding="utf-8").strip())
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ClusterUnavailable(
-                f"RAY_AUTH_TOKEN_PATH names {path}, which cannot be read ({reason})"
-            ) from None
-        if not readable:
-            raise ClusterUnavailable(f"RAY_AUTH_TOKEN_PATH names {path}, which is empty")
-        return
-    if (
-        env.get("RAY_AUTH_MODE", "").lower() == "token"
-        and not env.get("RAY_AUTH_TOKEN")
-        and not (Path.home() / ".ray" / "auth_token").is_file()
-    ):
-        raise ClusterUnavailable(
-            "RAY_AUTH_MODE=token but no token is configured: set RAY_AUTH_TOKEN or "
-            "RAY_AUTH_TOKEN_PATH"
-        )
-
-
 def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> MemorySnapshot:
     """Every object reference of the cluster at ``address``, and its store stats.
 
-    ``address`` is the GCS address (``127.0.0.1:6379``); ``None`` means Ray's
-    own discovery (``RAY_ADDRESS``, then the latest local cluster). Raises
-    ``ClusterUnavailable`` when no cluster answers within ``timeout`` seconds.
+    ``address`` is the GCS address (``127.0.0.1:6379``) or the dashboard URL
+    (``http://127.0.0.1:8265``); ``None`` means ``RAY_ADDRESS``, then the latest
+    local cluster. Raises ``ClusterUnavailable`` when no cluster answers within
+    ``timeout`` seconds, ``RayInternalsChanged`` when Ray's private API moved.
     """
-    if address is not None and "://" in address:
-        raise ClusterUnavailable(
-            f"--address takes the cluster's GCS address HOST:PORT (e.g. 127.0.0.1:6379), "
-            f"not a URL: {address}"
-        )
-    check_token_settings()
-    explicit = address or os.environ.get("RAY_ADDRESS")
-    where = explicit or "the local cluster"
-    deadline = time.monotonic() + timeout
-    if explicit and explicit not in ("auto", "local"):
-        _refuse_fast(explicit, min(2.0, timeout))  # before paying for `import ray`
-    prepare_environment()
-    api = _ray_api()
-
-    def connect() -> tuple[str, list[Any]]:
-        bootstrap = api.canonicalize(address)
-        if bootstrap != explicit:  # found by Ray's discovery: check it too
-            _refuse_fast(bootstrap, max(0.1, min(2.0, deadline - time.monotonic())))
-        client = api.gcs_client(address=bootstrap, cluster_id=None)
-        nodes = client.get_all_node_info(timeout=max(1.0, deadline - time.monotonic()))
-        return bootstrap, [node for node in nodes.values() if node.state == api.alive]
-
-    bootstrap, nodes = _within(deadline, f"no Ray cluster answered at {where}", connect, where)
+    bootstrap, nodes = alive_nodes(address, timeout)
     if not nodes:
         raise ClusterUnavailable(f"the cluster at {bootstrap} has no alive node")
+    api = _ray_api()
     taken_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    replies = _within(
+    replies = within(
         time.monotonic() + max(timeout, READ_BUDGET_S),
         f"the raylets of {bootstrap} did not answer in time",
         lambda: _node_stats(api, nodes, max(timeout, READ_BUDGET_S)),
@@ -154,27 +92,16 @@ def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> Mem
 
 
 def _ray_api() -> _RayApi:
+    import ray  # present: the node table was read with it
+
     try:
-        import ray
-    except ImportError:
-        raise ClusterUnavailable("reading a cluster needs Ray: pip install 'rayobs[ray]'") from None
-    try:
-        from ray._private import services
         from ray._private.grpc_utils import init_grpc_channel
-        from ray._raylet import ActorID, GcsClient, JobID, TaskID  # type: ignore[attr-defined]
-        from ray.core.generated import (
-            common_pb2,
-            gcs_pb2,
-            node_manager_pb2,
-            node_manager_pb2_grpc,
-        )
+        from ray._raylet import ActorID, JobID, TaskID
+        from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
 
         unique = (TaskID.size() - ActorID.size()) * 2
         return _RayApi(
             version=ray.__version__,
-            canonicalize=services.canonicalize_bootstrap_address_or_die,
-            gcs_client=GcsClient,
-            alive=gcs_pb2.GcsNodeInfo.GcsNodeState.Value("ALIVE"),  # type: ignore[attr-defined]
             channel=init_grpc_channel,
             stub=node_manager_pb2_grpc.NodeManagerServiceStub,
             request=node_manager_pb2.GetNodeStatsRequest,  # type: ignore[attr-defined]
@@ -189,70 +116,6 @@ def _ray_api() -> _RayApi:
             f"Ray {version} no longer has the private API rayobs memory reads "
             f"(tested with Ray {TESTED_WITH}: {exc}); {_HINT}"
         ) from None
-
-
-def _refuse_fast(bootstrap: str, timeout: float) -> None:
-    """One TCP connect, so that a port nobody listens on fails now, not after Ray's retries."""
-    host, _, port = bootstrap.rpartition(":")
-    if not host or not port.isdigit():
-        return
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            return
-    except ConnectionRefusedError:
-        raise ClusterUnavailable(
-            f"no Ray cluster at {bootstrap}: nothing listens on that port"
-        ) from None
-    except OSError:
-        return  # slow or unroutable: Ray gets its chance, under the deadline
-
-
-def _within(deadline: float, late: str, call: Callable[[], T], where: str) -> T:
-    """Run ``call`` in a daemon thread and stop waiting at ``deadline``."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="rayobs-memory", daemon=True)
-    thread.start()
-    thread.join(max(0.0, deadline - time.monotonic()))
-    if thread.is_alive():
-        raise ClusterUnavailable(f"{late} (timed out)")
-    if "error" in outcome:
-        raise _explain(outcome["error"], where) from None
-    value: T = outcome["value"]
-    return value
-
-
-def _explain(error: BaseException, where: str) -> Exception:
-    if isinstance(error, ClusterUnavailable | RayInternalsChanged):
-        return error
-    text = " ".join(str(error).split())
-    if (
-        "InvalidAuthToken" in text
-        or "Unauthenticated" in text
-        or "AuthenticationError" in (type(error).__name__)
-    ):
-        return ClusterUnavailable(
-            f"the cluster at {where} refused our token: set RAY_AUTH_TOKEN or "
-            "RAY_AUTH_TOKEN_PATH to its token (and RAY_AUTH_MODE=token)"
-        )
-    if "Could not find any running Ray instance" in text:
-        return ClusterUnavailable(
-            "no running Ray cluster found: pass --address HOST:PORT (the GCS address) "
-            "or set RAY_ADDRESS"
-        )
-    if "Timed out while waiting for GCS" in text:
-        return ClusterUnavailable(f"no Ray cluster answered at {where}")
-    if isinstance(error, ImportError | AttributeError):
-        return RayInternalsChanged(f"Ray's private API changed ({error}); {_HINT}")
-    return ClusterUnavailable(
-        f"cannot read the cluster at {where}: {type(error).__name__}: {text[:200]}"
-    )
 
 
 def _node_stats(api: _RayApi, nodes: list[Any], timeout: float) -> list[Any]:

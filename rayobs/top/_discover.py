@@ -1,29 +1,21 @@
 """Where a running cluster's metrics are: every alive node's metrics export port.
 
-From the cluster itself first (the GCS node table, read as ``rayobs memory``
-reads it: same token checks, fast refusal, deadline), else from the
-Prometheus file-SD file Ray writes into its session directory (and links
-from its temp dir). Ray is imported only here, and only for the GCS route.
+From the cluster itself first (the GCS node table, read through
+``rayobs._cluster`` as ``rayobs memory`` reads it: the same addresses, token
+checks, fast refusal and deadline), else from the Prometheus file-SD file Ray
+writes into its session directory (and links from its temp dir). Ray is
+imported only for the GCS route.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rayobs.diagnose._state import prepare_environment
-from rayobs.memory._collect import (
-    ClusterUnavailable,
-    RayInternalsChanged,
-    _ray_api,
-    _refuse_fast,
-    _within,
-    check_token_settings,
-)
+from rayobs._cluster import ClusterUnavailable, alive_nodes, parse_address
 
 SD_FILE = "prom_metrics_service_discovery.json"  # ray_constants.PROMETHEUS_SERVICE_DISCOVERY_FILE
 DEFAULT_SD_FILES = (Path("/tmp/ray/session_latest") / SD_FILE, Path("/tmp/ray") / SD_FILE)
@@ -41,30 +33,12 @@ class Discovered:
 
 def from_gcs(address: str | None, timeout: float) -> Discovered:
     """The metrics URL of every alive node in the GCS node table."""
-    check_token_settings()
-    if address is not None and "://" in address:
-        raise ClusterUnavailable(
-            f"--address takes the cluster's GCS address HOST:PORT (e.g. 127.0.0.1:6379), "
-            f"not a URL: {address}"
-        )
-    deadline = time.monotonic() + timeout
-    if address and address not in ("auto", "local"):
-        _refuse_fast(address, min(2.0, timeout))  # before paying for `import ray`
-    prepare_environment()
-    api = _ray_api()
-    where = address or "the local cluster"
-
-    def nodes() -> tuple[str, list[str]]:
-        bootstrap = api.canonicalize(address)
-        client = api.gcs_client(address=bootstrap, cluster_id=None)
-        info = client.get_all_node_info(timeout=max(1.0, deadline - time.monotonic()))
-        return bootstrap, [
-            f"http://{node.node_manager_address}:{node.metrics_export_port}/metrics"
-            for node in info.values()
-            if node.state == api.alive and node.metrics_export_port
-        ]
-
-    bootstrap, urls = _within(deadline, f"no Ray cluster answered at {where}", nodes, where)
+    bootstrap, nodes = alive_nodes(address, timeout)
+    urls = [
+        f"http://{node.node_manager_address}:{node.metrics_export_port}/metrics"
+        for node in nodes
+        if node.metrics_export_port
+    ]
     if not urls:
         raise ClusterUnavailable(f"the cluster at {bootstrap} has no alive node with metrics")
     return Discovered(tuple(sorted(urls)), f"GCS {bootstrap}")
@@ -108,8 +82,12 @@ def discover(address: str | None, session_dir: str | None, timeout: float) -> Di
     if session_dir is not None and address is None:
         return from_sd_file(candidates)
     try:
+        parse_address(address)
+    except ClusterUnavailable as exc:  # bad input is an error, not a reason to fall back
+        raise DiscoveryError(str(exc)) from None
+    try:
         return from_gcs(address, timeout)
-    except (ClusterUnavailable, RayInternalsChanged) as exc:
+    except ClusterUnavailable as exc:  # RayInternalsChanged included
         if (address or os.environ.get("RAY_ADDRESS")) and session_dir is None:
             raise DiscoveryError(str(exc)) from None  # never another cluster's targets
         try:

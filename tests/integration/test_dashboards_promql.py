@@ -30,7 +30,7 @@ from tests.harness import Prometheus, PromQLError, RayCluster
 requires.module("grafana_foundation_sdk", "grafana")
 
 from rayobs.dashboards import _app, _export, _promql, _read  # noqa: E402
-from rayobs.dashboards._demo_preview import drive  # noqa: E402
+from rayobs.demo.preview import drive  # noqa: E402
 
 APP_MODULE = "tests.integration._dashboard_app"
 BUILTINS = {"__rate_interval": "1m", "__range": "10m", "__interval": "15s"}

@@ -194,19 +194,40 @@ def live(provoked: RayCluster) -> dict[str, dict[str, Any]]:
     )
 
 
-def test_state_api_alone(provoked: RayCluster, live: dict[str, dict[str, Any]]) -> None:
+@pytest.fixture(scope="module")
+def alone(provoked: RayCluster) -> dict[str, dict[str, Any]]:
+    """``rayobs diagnose --address A``: the state API alone."""
+    return _poll("--address", provoked.address, env=provoked.env)
+
+
+def test_state_api_alone(alone: dict[str, dict[str, Any]], live: dict[str, dict[str, Any]]) -> None:
     """Every death is found through the state API alone, with the same verdicts.
 
     A crash trace is only in the worker's .err log, which the state API serves
     through the node's dashboard agent; the segfault is checked with the logs
     at hand (``live``) rather than depend on that agent.
     """
-    alone = _poll("--address", provoked.address, env=provoked.env)
     for scenario, death in alone.items():
         assert death["worker_id"] == live[scenario]["worker_id"]
         assert all(e["source"].startswith("state-api") for e in death["evidence"])
         if scenario != "segfault":
             assert (death["category"], death["confidence"]) == EXPECTED[scenario], death
+
+
+def test_the_dashboard_url_finds_the_same_deaths(
+    provoked: RayCluster, alone: dict[str, dict[str, Any]]
+) -> None:
+    """``--address http://HOST:PORT`` reads the same state API, crash traces included."""
+    by_url = _poll("--address", provoked.dashboard_url, env=provoked.env)
+    for scenario, death in by_url.items():
+        same = alone[scenario]
+        assert (death["worker_id"], death["category"], death["confidence"]) == (
+            same["worker_id"],
+            same["category"],
+            same["confidence"],
+        )
+        sources = [e["source"] for e in death["evidence"]]
+        assert sources == [e["source"] for e in same["evidence"]]
 
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))

@@ -8,48 +8,22 @@ and Prometheus must find the targets through it and scrape the metrics agent.
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rayobs._local_prometheus import LocalPrometheus
+from rayobs.demo._local_prometheus import LocalPrometheus
 from tests import requires
-from tests.harness import REPO, RayCluster, free_port, http_get, wait_until
+from tests.harness import REPO, RayCluster, wait_until
 
 CONFIG = REPO / "docs" / "examples" / "prometheus-file-sd.yml"
 RAY_FILE = "/tmp/ray/prom_metrics_service_discovery.json"
 
 
 def _start(config: dict[str, Any]) -> LocalPrometheus:
-    binary = requires.program("prometheus", requires.DEBIAN_PROMETHEUS)
-    data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-docs-", dir="/tmp"))
-    config_path = data_dir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    log_path = data_dir / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={data_dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = LocalPrometheus(port, data_dir, process, log_path)
-    try:
-        wait_until(lambda: "Ready" in http_get(f"{server.url}/-/ready", 2), 60, "prometheus")
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return LocalPrometheus.run(config, requires.program("prometheus", requires.DEBIAN_PROMETHEUS))
 
 
 def test_file_sd_job_finds_the_loopback_targets_and_scrapes_them(ray_cluster: RayCluster) -> None:

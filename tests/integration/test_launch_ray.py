@@ -8,7 +8,6 @@ which is rayobs. Never ``ray stop``: it would stop every Ray on the machine.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -21,12 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from rayobs.demo._local_ray import head_command, loopback_env
 from rayobs.profiling import CpuProfile, MemoryProfile, load
 from tests.harness import _kill_stragglers, free_port, http_get, new_token, wait_until
 
 pytestmark = pytest.mark.ray
-
-BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -43,24 +41,14 @@ def launched() -> Iterator[Launched]:
     temp = Path(tempfile.mkdtemp(prefix="rxl-", dir="/tmp"))  # Ray's socket paths must stay short
     token = new_token(temp)
     gcs, metrics, dashboard = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN_PATH": str(token),
-        "RAY_USAGE_STATS_ENABLED": "0",
-        # Ray 2.60 drains a node for up to 30 s on SIGTERM; a test head has nothing to drain.
-        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
-    }
-    env.pop("RAY_ADDRESS", None)
+    env = loopback_env(token)
     out = temp / "profiles"
     command = [
         sys.executable, "-m", "rayobs", "launch", "--memory", "--cpu", "--interval", "0.25",
         "-o", str(out), "--",
-        str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-        f"--port={gcs}", "--num-cpus=1", "--num-gpus=0", f"--metrics-export-port={metrics}",
-        "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp / 'ray'}", "--disable-usage-stats",
+        *head_command(
+            temp / "ray", gcs_port=gcs, metrics_port=metrics, num_cpus=1, dashboard_port=dashboard
+        ),
     ]  # fmt: skip
     log = (temp / "launch.err").open("w+")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)

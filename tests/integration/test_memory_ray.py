@@ -230,6 +230,17 @@ def test_table_and_stats_only(held: Held, ray_driver: RayCluster) -> None:
     assert document["store"]["used_bytes"] >= BIG_BYTES
 
 
+def test_the_dashboard_url_names_the_same_cluster(held: Held, ray_driver: RayCluster) -> None:
+    by_gcs = dump(ray_driver, "--stats-only")
+    result = rayobs(
+        ray_driver, "--address", ray_driver.dashboard_url, "--stats-only", "--format", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    by_dashboard = json.loads(result.stdout)
+    assert by_dashboard["address"] == by_gcs["address"] == ray_driver.address
+    assert [n["node_id"] for n in by_dashboard["nodes"]] == [n["node_id"] for n in by_gcs["nodes"]]
+
+
 LEAKY_DRIVER = textwrap.dedent(
     """
     import os, sys

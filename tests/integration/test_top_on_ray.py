@@ -112,10 +112,12 @@ def test_once_json_agrees_with_the_workload_and_promql(
     assert rate[""] == pytest.approx(row["calls_per_s"], rel=0.25)
 
 
-def test_address_discovers_the_node_endpoint(ray_driver: RayCluster) -> None:
+@pytest.mark.parametrize("form", ["gcs", "dashboard"])
+def test_address_discovers_the_node_endpoint(ray_driver: RayCluster, form: str) -> None:
     ray.get(probe.remote(1), timeout=60)
+    address = ray_driver.address if form == "gcs" else ray_driver.dashboard_url
     out = subprocess.run(
-        [RAYOBS, "top", "--address", ray_driver.address, "--once", "--interval", "1",
+        [RAYOBS, "top", "--address", address, "--once", "--interval", "1",
          "--format", "json"],
         capture_output=True, text=True, timeout=60, env=ray_driver.env,
     )  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rayobs.cli._diagnose import OutputFormat
+from rayobs.cli._options import OutputFormat
 from tests.harness import free_port
 
 SESSION = Path(__file__).parent / "data" / "ray-2.60-session"
@@ -66,6 +66,7 @@ def test_no_cluster_and_no_session_dir_fails_fast(tmp_path: Path) -> None:
         (["--session-dir", str(SESSION), "--since", "yesterday"], "--since: expected"),
         (["--session-dir", str(SESSION), "--format", "yaml"], "'yaml' is not one of"),
         (["--timeout", "0"], "--timeout"),
+        (["--address", "127.0.0.1"], "--address takes the cluster's GCS address HOST:PORT"),
         (["--bogus"], "No such option '--bogus'"),
     ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rayobs.cli._exit_code import OutputFormat
+from rayobs.cli._options import OutputFormat
 
 FIELDS = [
     "code",

@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from rayobs.cli import cli
-from rayobs.cli._memory import OutputFormat, diff_command, memory
+from rayobs.cli._memory import diff_command, memory
+from rayobs.cli._options import OutputFormat
 from rayobs.memory import GroupBy, SortBy, Units, snapshot_to_dict
 from rayobs.memory._render import to_json
 from tests.harness import free_port
@@ -94,6 +95,13 @@ def test_diff_in_every_format(snapshots: tuple[Path, Path], output_format: Outpu
         assert "cache.py:7" in result.stdout.split("By reference type:")[0]
 
 
+def test_table_is_still_text(snapshots: tuple[Path, Path]) -> None:
+    """`table` was the name of the text format: scripts that say so keep working."""
+    text = invoke("memory", "diff", *map(str, snapshots), "--format", "text")
+    table = invoke("memory", "diff", *map(str, snapshots), "--format", "table")
+    assert (table.returncode, table.stdout) == (0, text.stdout)
+
+
 @pytest.mark.parametrize("units", list(Units), ids=lambda u: u.value)
 def test_diff_in_every_unit(snapshots: tuple[Path, Path], units: Units) -> None:
     result = invoke("memory", "diff", *map(str, snapshots), "--units", units.value, "--top", "1")
@@ -159,7 +167,8 @@ def test_diff_of_bad_files(tmp_path: Path, snapshots: tuple[Path, Path]) -> None
         (["memory", "--format", "json", "diff", "a", "b"], "--format does not apply"),
         (["memory", "--top", "3", "snapshot", "-o", "x"], "--top does not apply"),
         (["memory", "--address", "127.0.0.1:1", "diff", "a", "b"], "--address does not apply"),
-        (["memory", "--address", "http://127.0.0.1:8265"], "not a URL"),
+        (["memory", "--address", "ftp://127.0.0.1:8265"], "--address takes the cluster's GCS"),
+        (["memory", "--address", "ray://127.0.0.1:10001"], "is a Ray Client address"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
@@ -182,6 +191,14 @@ def test_no_cluster_at_the_address(tmp_path: Path, command: list[str]) -> None:
     assert time.monotonic() - started < 10
     assert line == f"rayobs: error: no Ray cluster at {address}: nothing listens on that port"
     assert not (tmp_path / "x.json").exists()
+
+
+def test_no_dashboard_at_the_url(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    line = one_line_error(rayobs("memory", "--address", url, env=_no_cluster_env(tmp_path)))
+    assert time.monotonic() - started < 10
+    assert line == f"rayobs: error: no Ray cluster at {url}: nothing listens on that port"
 
 
 def test_no_cluster_at_ray_address(tmp_path: Path) -> None:

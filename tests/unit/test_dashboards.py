@@ -301,7 +301,6 @@ def test_layout_is_reading_order() -> None:
         "_app",
         "_preview",
         "_plot",
-        "_demo_preview",
         "_grafana",
         "_read",
         "_render",

@@ -14,10 +14,9 @@ responses (schema migration, permissions per folder) is not modelled.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from click.testing import CliRunner
 from rayobs.cli import cli
 from rayobs.dashboards._grafana import GrafanaImportError, credential_from_env, folder_uid
 from tests import requires
-from tests.harness import free_port
+from tests.harness import free_port, loopback_http
 
 requires.module("grafana_client", "grafana")
 requires.module("grafana_foundation_sdk", "grafana")
@@ -183,15 +182,8 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def grafana() -> Iterator[tuple[str, FakeGrafana]]:
     state = FakeGrafana()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with loopback_http(_handler(state)) as address:
+        yield f"http://{address}", state
 
 
 def _import(url: str, *args: str, env: dict[str, str] | None = None) -> Any:

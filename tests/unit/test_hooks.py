@@ -151,7 +151,7 @@ def test_worker_hook_is_a_named_function_ray_can_ship(tmp_path: Path) -> None:
 def test_setup_worker_also_sets_up_opentelemetry_from_the_environment(tmp_path: Path) -> None:
     code = (
         "import rayobs, rayobs.hooks; rayobs.hooks.setup_worker(); "
-        "from rayobs import _registry; "
+        "from rayobs.metrics import _registry; "
         "traced = rayobs.instrument(lambda: 1, trace=True, name='hooked'); traced(); "
         "import rayobs.otel; rayobs.otel.flush(); print(_registry.backend().name)"
     )

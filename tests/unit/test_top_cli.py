@@ -6,7 +6,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from rayobs.top._compute import SortBy
 from rayobs.top._live import ViewState, render
+from tests.harness import loopback_http
 
 BUCKET = "ray_rayobs_call_duration_seconds_bucket"
 LABELS = 'WorkerId="w1",app="",component="",kind="task",name="resize",team=""'
@@ -50,12 +50,8 @@ class _Metrics(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def endpoint() -> Iterator[str]:
     _Metrics.hits = 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(_Metrics) as address:
+        yield address
 
 
 def rayobs(*args: str) -> subprocess.CompletedProcess[str]:
@@ -105,6 +101,8 @@ def test_endpoint_mode_never_imports_ray(endpoint: str, tmp_path: Path) -> None:
         (["--endpoint", "127.0.0.1:1", "--once"], "no metrics endpoint answered"),
         (["--prometheus", "http://127.0.0.1:1", "--once"], "no answer from Prometheus"),
         (["--address", "127.0.0.1:1", "--once"], "nothing listens"),
+        (["--address", "http://127.0.0.1:1", "--once"], "nothing listens"),
+        (["--address", "ftp://x", "--session-dir", "/tmp", "--once"], "--address takes"),
         (["--session-dir", "/nonexistent", "--once"], "no Ray file-SD targets"),
         (["--endpoint", "127.0.0.1:1"], "the live view needs a terminal"),
         (["--endpoint", "127.0.0.1:1", "--format", "json"], "--format json needs --once"),

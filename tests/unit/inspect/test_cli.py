@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from rayobs.cli import _inspect as _inspect_cli
 from rayobs.cli import cli
-from rayobs.cli._inspect import OutputFormat
+from rayobs.cli._options import OutputFormat
 
 JOBS = """
 import threading

@@ -1,8 +1,10 @@
 """A throwaway Prometheus server on 127.0.0.1, for the demo, previews and tests.
 
 It runs the ``prometheus`` binary found on PATH with a temporary config and
-storage directory, scrapes only loopback targets, and is queried over its HTTP
-API. Nothing here talks to any other address.
+storage directory, listens on 127.0.0.1 and is queried over its HTTP API.
+``start`` scrapes the loopback targets it is given; ``run`` takes a whole
+configuration (the tests run the docs' file-SD job with it). Nothing here
+talks to any other address.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,16 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rayobs.demo._ports import free_port
+
 
 class PromQLError(Exception):
     """Prometheus refused a query (parse or evaluation error)."""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, timeout: float) -> str:
@@ -60,18 +56,14 @@ class LocalPrometheus:
         binary: str | None = None,
         timeout: float = 60.0,
     ) -> LocalPrometheus:
-        """Start the server and wait until it is ready.
+        """Start a server scraping ``targets`` every second and wait until it is ready.
 
         Raises ``FileNotFoundError`` without a ``prometheus`` binary, ``ValueError``
         for a target that is not on 127.0.0.1, ``RuntimeError`` if it will not start.
         """
-        binary = binary or shutil.which("prometheus")
-        if binary is None:
-            raise FileNotFoundError("no 'prometheus' binary on PATH")
         for target in targets:
             if not target.startswith("127.0.0.1:"):
                 raise ValueError(f"refusing to scrape a non-loopback target: {target}")
-        data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-", dir="/tmp"))
         config = {
             "global": {
                 "scrape_interval": "1s",
@@ -81,6 +73,22 @@ class LocalPrometheus:
             "rule_files": [str(p) for p in (rule_files or [])],
             "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": targets}]}],
         }
+        return cls.run(config, binary, timeout)
+
+    @classmethod
+    def run(
+        cls, config: dict[str, Any], binary: str | None = None, timeout: float = 60.0
+    ) -> LocalPrometheus:
+        """Start a server with this configuration (a ``prometheus.yml`` as data); wait for it.
+
+        It listens on a free port of 127.0.0.1 and keeps its storage in a
+        temporary directory, removed by ``stop``. Raises ``FileNotFoundError``
+        without a ``prometheus`` binary, ``RuntimeError`` if it will not start.
+        """
+        binary = binary or shutil.which("prometheus")
+        if binary is None:
+            raise FileNotFoundError("no 'prometheus' binary on PATH")
+        data_dir = Path(tempfile.mkdtemp(prefix="rayobs-prom-", dir="/tmp"))
         config_path = data_dir / "prometheus.yml"
         config_path.write_text(json.dumps(config))  # JSON is valid YAML
         port = free_port()

@@ -1,27 +1,19 @@
-"""The state-API side without a cluster: record mapping, environment, deadlines, probes."""
+"""Ray's state API records mapped to observations, as Ray 2.60 returns them (no cluster).
+
+Contacting the cluster (addresses, environment, deadlines, probes) is
+``rayobs._cluster``'s: see test_cluster.py.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
-import pytest
-
 from rayobs.diagnose import Category, Confidence, classify
 from rayobs.diagnose._observation import merge
-from rayobs.diagnose._state import (
-    ClusterError,
-    _actor,
-    _probe,
-    _task,
-    _within,
-    _worker,
+from rayobs.diagnose._records import (
+    actor_observation,
     node_death_observations,
-    prepare_environment,
+    task_observation,
+    worker_observation,
 )
-from tests.harness import free_port
 
 WID = "ac8afe99a8df06c91998f816aad943981f48452eacd721bff909e118"
 NODE = "0485cd116aacbf2ae318fba64e83f6eb2e8673d61566234d34673126"
@@ -84,7 +76,7 @@ COLLECTED_ACTOR = {
 
 
 def _verdict(*records: dict[str, object], kinds: str = "wta") -> tuple[Category, Confidence, str]:
-    makers = {"w": _worker, "t": _task, "a": _actor}
+    makers = {"w": worker_observation, "t": task_observation, "a": actor_observation}
     observations = [makers[k](r) for k, r in zip(kinds, records, strict=True)]
     (item,) = merge(o for o in observations if o is not None)
     verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
@@ -115,7 +107,7 @@ def test_actor_death_causes() -> None:
     )
     category, confidence, name = _verdict(INIT_FAILED_ACTOR, kinds="a")
     assert (category, confidence, name) == (Category.ERROR, Confidence.CERTAIN, "BadInit")
-    collected = _actor(COLLECTED_ACTOR)
+    collected = actor_observation(COLLECTED_ACTOR)
     assert collected is not None and collected.routine
 
 
@@ -172,14 +164,14 @@ DEAD_NODE = {
 
 
 def test_a_sigterm_worker_and_its_task() -> None:
-    (item,) = merge([_worker(SIGTERM_WORKER), _task(SIGTERM_TASK)])
+    (item,) = merge([worker_observation(SIGTERM_WORKER), task_observation(SIGTERM_TASK)])
     verdict = classify(None, item.findings, pid=item.pid, worker_id=item.worker_id)
     assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
     assert (verdict.code, verdict.signal, item.name) == (1, "SIGTERM", "sleeper")
 
 
 def test_an_actor_on_a_preempted_node() -> None:
-    actor = _actor(PREEMPTED_ACTOR)
+    actor = actor_observation(PREEMPTED_ACTOR)
     assert actor is not None and not actor.routine  # Ray's state API lists no worker for it
     verdict = classify(None, actor.findings, pid=actor.pid)
     assert (verdict.category, verdict.confidence) == (Category.TERMINATED, Confidence.CERTAIN)
@@ -188,7 +180,7 @@ def test_an_actor_on_a_preempted_node() -> None:
 
 
 def test_a_task_on_a_dead_node_gets_the_nodes_reason() -> None:
-    task = _task(NODE_DIED_TASK)
+    task = task_observation(NODE_DIED_TASK)
     other = {**DEAD_NODE, "node_id": NODE}  # another dead node: not evidence for this task
     extra = list(node_death_observations([task], [other, DEAD_NODE]))
     (item,) = merge([task, *extra])
@@ -205,50 +197,5 @@ def test_a_task_on_a_dead_node_gets_the_nodes_reason() -> None:
 
 def test_drivers_that_end_are_not_deaths() -> None:
     driver = {**LOST_WORKER, "worker_type": "DRIVER", "exit_type": "INTENDED_USER_EXIT"}
-    assert _worker(driver).routine
-    assert not _worker({**driver, "exit_type": "SYSTEM_ERROR"}).routine
-
-
-def test_prepare_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    env: dict[str, str] = {"RAY_AUTH_TOKEN_PATH": "/x/token"}
-    prepare_environment(env)
-    assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
-    assert env["RAY_AUTH_MODE"] == "token"
-    explicit = {"RAY_AUTH_MODE": "disabled", "RAY_AUTH_TOKEN": "t"}
-    prepare_environment(explicit)
-    assert explicit["RAY_AUTH_MODE"] == "disabled"  # an explicit choice is kept
-    bare: dict[str, str] = {}
-    prepare_environment(bare)
-    assert "RAY_AUTH_MODE" not in bare  # no token anywhere: leave Ray's default
-
-
-def test_within_gives_up_at_the_deadline() -> None:
-    release = threading.Event()
-    started = time.monotonic()
-    with pytest.raises(ClusterError, match="too slow"):
-        _within(time.monotonic() + 0.2, "too slow", "failed", release.wait)
-    assert time.monotonic() - started < 2
-    release.set()
-
-
-def test_within_reports_errors_in_one_line() -> None:
-    def boom() -> None:
-        raise ConnectionError("Could not find any running Ray instance.\nPlease start one.")
-
-    with pytest.raises(ClusterError) as info:
-        _within(time.monotonic() + 5, "late", "cannot reach", boom)
-    assert "\n" not in str(info.value)
-    assert str(info.value).startswith("cannot reach: Could not find")
-
-
-def test_probe_fails_fast_on_a_closed_port() -> None:
-    port = free_port()
-    with pytest.raises(ClusterError, match="nothing listens"):
-        _probe(f"127.0.0.1:{port}", 1.0)
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        _probe(f"http://127.0.0.1:{server.getsockname()[1]}", 1.0)  # listening: no error
-    _probe(None, 1.0)
-    _probe("auto", 1.0)
+    assert worker_observation(driver).routine
+    assert not worker_observation({**driver, "exit_type": "SYSTEM_ERROR"}).routine
