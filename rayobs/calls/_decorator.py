@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _callshape, _config
+from rayobs import _callshape, _config, _extensions
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _flusher
 from rayobs.calls._stats import Site, SiteSpec, site_for
@@ -200,6 +200,9 @@ def _check_duration_histogram(histogram: Any) -> None:
 
 
 def _apply(obj: Any, options: _Options) -> Any:
+    adapted = _extensions.adapt(obj, options)  # a Serve deployment, an ingress class
+    if adapted is not _extensions.NOT_MINE:
+        return adapted
     if hasattr(obj, "__ray_metadata__"):  # an actor class from @ray.remote
         metadata = obj.__ray_metadata__
         original = metadata.modified_class.__ray_actor_class__
@@ -264,7 +267,7 @@ def _methods(cls: type, options: _Options) -> list[str]:
             if options.include is not None:
                 if attr not in options.include:
                     continue
-            elif attr.startswith("_") and attr != "__init__":
+            elif attr.startswith("_") and attr not in ("__init__", "__call__"):
                 continue
             if attr in options.exclude:
                 continue
