@@ -1,5 +1,8 @@
 """Drive Serve on a private Ray and print what happened as one JSON line.
 
+``python _serve_driver.py [apps|example]``: the test applications, or the docs'
+Serve example.
+
 Run by ``tests.harness.run_private`` in a network namespace of its own: a local
 Ray (loopback only, throwaway token, metrics exported every 0.5 s), a Prometheus
 scraping it, Serve's HTTP proxy on 127.0.0.1, the applications of
@@ -162,7 +165,63 @@ def _replica_errors() -> None:
             print(f"==> {log.name}\n{text[-3000:]}", file=sys.stderr)
 
 
-def main() -> None:
+def _apps(http_port: int, prometheus: Any) -> dict[str, Any]:
+    """``_serve_apps`` bare and instrumented, called alike; then traced calls."""
+    from ray import serve
+
+    from tests.integration import _serve_apps
+
+    for instrumented, prefix in ((False, "bare-"), (True, "")):
+        for name, app in _serve_apps.applications(instrumented).items():
+            serve.run(app, name=prefix + name, route_prefix=f"/{prefix}{name}")
+    bare = _drive(serve, http_port, "bare-")
+    instrumented = _drive(serve, http_port, "")
+    _traced_calls(serve, http_port)
+    return {
+        "bare": bare,
+        "instrumented": instrumented,
+        "scraped": _scraped(prometheus),
+        "spans": _spans(expected=5),
+    }
+
+
+def _example(http_port: int, prometheus: Any) -> dict[str, Any]:
+    """``docs/examples/serve_reviews.py`` as its ``main`` runs it."""
+    import importlib.util
+
+    import ray.cloudpickle
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "serve_reviews.py"
+    spec = importlib.util.spec_from_file_location("serve_reviews", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    ray.cloudpickle.register_pickle_by_value(module)  # as a script's: the replicas lack the file
+    spec.loader.exec_module(module)
+    printed = module.main(http_port)
+    spans = []
+    for _ in range(60):
+        spans = rayobs_spans()
+        if len([s for s in spans if s["name"] == "Sentiment.__call__"]) >= 3:
+            break
+        time.sleep(0.5)
+    return {"printed": printed, "scraped": _scraped(prometheus), "spans": spans}
+
+
+def rayobs_spans() -> list[dict[str, Any]]:
+    import rayobs.otel
+
+    return [
+        {k: s[k] for k in ("name", "trace_id", "span_id", "parent_span_id")}
+        for s in rayobs.otel.read_spans(SPANS)
+    ]
+
+
+SCENARIOS = {"apps": _apps, "example": _example}
+
+
+def main(argv: list[str]) -> None:
+    scenario = SCENARIOS[argv[0] if argv else "apps"]
     started = time.monotonic()
     _environment()
     import ray
@@ -170,7 +229,6 @@ def main() -> None:
 
     import rayobs.otel
     from rayobs._local_prometheus import LocalPrometheus, free_port
-    from tests.integration import _serve_apps
 
     metrics_port = free_port()
     ray.init(
@@ -189,20 +247,8 @@ def main() -> None:
         rayobs.otel.configure_tracing(f"jsonl:{SPANS}", batch=False)
         http_port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": http_port})
-        for instrumented, prefix in ((False, "bare-"), (True, "")):
-            for name, app in _serve_apps.applications(instrumented).items():
-                serve.run(app, name=prefix + name, route_prefix=f"/{prefix}{name}")
-        ready = time.monotonic() - started
-        bare = _drive(serve, http_port, "bare-")
-        instrumented = _drive(serve, http_port, "")
-        _traced_calls(serve, http_port)
-        result = {
-            "bare": bare,
-            "instrumented": instrumented,
-            "scraped": _scraped(prometheus),
-            "spans": _spans(expected=5),
-            "seconds": {"ready": round(ready, 1), "total": round(time.monotonic() - started, 1)},
-        }
+        result = scenario(http_port, prometheus)
+        result["seconds"] = round(time.monotonic() - started, 1)
         print(json.dumps(result), flush=True)
     except BaseException:
         _replica_errors()
@@ -217,4 +263,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(sys.argv[1:])
