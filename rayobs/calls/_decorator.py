@@ -70,7 +70,8 @@ def instrument(
     """Measure every call of a function, an actor class's methods, or one actor method.
 
     Works on a plain function or class (put ``@ray.remote`` above or below), on a
-    ``ray.remote`` function or actor class, and on a single method in a class body.
+    ``ray.remote`` function or actor class, on a single method in a class body, and on a
+    Ray Serve deployment (above or below ``@serve.deployment``; see ``docs/serve.md``).
 
     - ``name``: display name (default: the function's name, or ``Class.method``; on a
       class it replaces the class part: ``name="bank"`` gives ``bank.withdraw``).
@@ -79,8 +80,8 @@ def instrument(
     - ``metrics``: any of ``calls``, ``errors``, ``duration``, ``in_flight`` (default all).
     - ``duration_histogram``: your own ``rayobs.Histogram`` (e.g. other buckets) to
       record durations into, instead of ``rayobs_call_duration_seconds``.
-    - ``include``/``exclude``: for classes, which methods (default: public ones and
-      ``__init__``).
+    - ``include``/``exclude``: for classes, which methods (default: public ones,
+      ``__init__`` and ``__call__``).
     - ``check_serializable``: inspect the function now and raise
       ``rayobs.SerializationError`` naming every unpicklable path, instead of Ray's
       pickling error at the first ``.remote()``.
