@@ -175,7 +175,9 @@ def instrument_routes(app: Any, options: Any, prefix: str) -> int:
 
 def _class_routes(app: Any) -> Iterator[tuple[Any, Any]]:
     """``(route, its router)`` for the routes ``@serve.ingress`` made from methods
-    (their endpoints know the class)."""
+    (their endpoints know the class); none for an ASGI app that is not a router."""
+    if not hasattr(app, "routes"):
+        return
     try:
         from ray.serve._private.http_util import _walk_fastapi_routes
 
@@ -197,6 +199,7 @@ def replica_tags() -> dict[str, str] | None:
     context = sys.modules.get("ray.serve.context")
     if context is None:
         return None
+    # Serve's own getter: None outside a replica, where serve.get_replica_context() raises
     replica = context._get_internal_replica_context()
     if replica is None:
         return None

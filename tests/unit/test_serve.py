@@ -242,3 +242,14 @@ def test_importing_rayobs_loads_neither_serve_nor_hamilton() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_ingress_app_that_is_not_a_router_is_left_alone() -> None:
+    async def plain_asgi(scope: Any, receive: Any, send: Any) -> None:  # e.g. a bare ASGI app
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    from rayobs.calls._decorator import _Options
+
+    options = _Options.build(None, None, None, None, None, None, False, False)
+    assert rayobs_serve.instrument_routes(plain_asgi, options, "Plain") == 0
