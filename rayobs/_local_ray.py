@@ -1,4 +1,5 @@
-"""The environment for a throwaway local Ray started by rayobs (the demo, benchmarks)."""
+"""A throwaway local Ray started by rayobs (the demo, benchmarks, tests): its environment,
+and a private network for Serve, whose replicas bind all interfaces."""
 
 from __future__ import annotations
 
