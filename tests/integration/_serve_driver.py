@@ -105,7 +105,9 @@ def _series(prometheus: Any, query: str, labels: tuple[str, ...]) -> dict[str, f
 
 
 def _scraped(prometheus: Any, timeout: float = 60.0) -> dict[str, dict[str, float]]:
-    """Every rayobs series, once Prometheus returned the same totals 4 times in a row."""
+    """Every rayobs series, once Prometheus returned the same values 5 times in a row (4 s:
+    replicas push within 0.1 s of a call, Ray exports every 0.5 s, Prometheus scrapes every 1 s).
+    """
     queries = {
         "calls": (
             "sum by (app, component, kind, name, outcome) (ray_rayobs_calls_total)",
@@ -130,30 +132,31 @@ def _scraped(prometheus: Any, timeout: float = 60.0) -> dict[str, dict[str, floa
     while time.monotonic() < deadline:
         now = {key: _series(prometheus, q, labels) for key, (q, labels) in queries.items()}
         same = same + 1 if now == last and now["calls"] else 0
-        if same == 3:
+        if same == 4:
             return now
         last = now
         time.sleep(1.0)
     raise TimeoutError(f"Prometheus never settled: {json.dumps(last)}")
 
 
-def _spans(expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+def _spans(wanted: set[str], timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The spans of the traced calls, once every name in ``wanted`` is among them."""
     import rayobs.otel
 
     deadline = time.monotonic() + timeout
-    wanted: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         rayobs.otel.flush()
         spans = rayobs.otel.read_spans(SPANS)
         roots = {TRACE_ID} | {s["trace_id"] for s in spans if s["name"] == "driver"}
-        wanted = [s for s in spans if s["trace_id"] in roots]
-        if len(wanted) >= expected:
+        found = [s for s in spans if s["trace_id"] in roots]
+        if wanted <= {s["name"] for s in found}:
             break
         time.sleep(0.5)
     return [
         {k: s[k] for k in ("name", "trace_id", "span_id", "parent_span_id", "attributes")}
         | {"status": s["status"]["code"]}
-        for s in wanted
+        for s in found
     ]
 
 
@@ -181,7 +184,7 @@ def _apps(http_port: int, prometheus: Any) -> dict[str, Any]:
         "bare": bare,
         "instrumented": instrumented,
         "scraped": _scraped(prometheus),
-        "spans": _spans(expected=5),
+        "spans": _spans({"Api.compute", "Offset.__call__", "Scaler.__call__", "driver", "shout"}),
     }
 
 
@@ -202,7 +205,8 @@ def _example(http_port: int, prometheus: Any) -> dict[str, Any]:
     spans = []
     for _ in range(60):
         spans = rayobs_spans()
-        if len([s for s in spans if s["name"] == "Sentiment.__call__"]) >= 3:
+        names = [s["name"] for s in spans]
+        if min(names.count("Sentiment.__call__"), names.count("Reviews.classify")) >= 3:
             break
         time.sleep(0.5)
     return {"printed": printed, "scraped": _scraped(prometheus), "spans": spans}
