@@ -87,3 +87,13 @@ def test_an_adapter_takes_what_it_knows(registries: None) -> None:
     _extensions.register(adapter=adapter)
     assert rayobs.instrument(Marker()) == "adapted"
     assert callable(rayobs.instrument(lambda: 1))
+
+
+def test_docstring_examples_of_the_new_modules() -> None:
+    import doctest
+
+    from rayobs import _local_ray
+
+    for module in (_extensions, _local_ray):
+        failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failed == 0, module.__name__

@@ -132,3 +132,11 @@ def test_the_adapter_pickles_as_ray_ships_it() -> None:
 def test_bad_options_raise_at_once(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(rayobs.MetricDefinitionError, match=message):
         NodeMetrics(**kwargs)
+
+
+def test_docstring_example() -> None:
+    import doctest
+
+    from rayobs.integrations import hamilton
+
+    assert doctest.testmod(hamilton).failed == 0
