@@ -4,7 +4,7 @@ Importing this package imports none of them: it registers small hooks with
 ``rayobs._extensions`` that load an integration only once its framework is
 loaded in the process (``ray.serve`` in ``sys.modules``), so a Serve replica
 that unpickles an instrumented class gets its application and deployment tags
-and its callers' trace context with no extra code.
+and, once tracing is used there, its callers' trace context, with no extra code.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _serve_install() -> None:
         from rayobs.integrations import serve
 
         serve.install()
+        # asked on every traced call without a caller's context: only where Serve runs
+        _extensions.register(carrier=_serve_carrier)
 
 
-_extensions.register(
-    adapter=_serve_adapter, tags=_serve_tags, carrier=_serve_carrier, installer=_serve_install
-)
+_extensions.register(adapter=_serve_adapter, tags=_serve_tags, installer=_serve_install)

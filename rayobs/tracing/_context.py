@@ -58,9 +58,10 @@ def arrived_with() -> dict[str, str] | None:
     span is the parent of everything it calls in process."""
     if not _extensions.carrier_sources:
         return None
-    if _unsampled.get() is not None or trace.get_current_span().get_span_context().is_valid:
+    carrier = _extensions.incoming_carrier()  # outside Serve: None at once
+    if carrier is None or _unsampled.get() is not None:
         return None
-    return _extensions.incoming_carrier()
+    return None if trace.get_current_span().get_span_context().is_valid else carrier
 
 
 def static_attributes(kind: str, name: str) -> dict[str, str]:
