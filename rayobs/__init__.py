@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from rayobs import _config
+from rayobs import integrations as _integrations  # noqa: F401  (registers hooks, imports none)
 from rayobs._errors import (
     MetricConflictError,
     MetricDefinitionError,

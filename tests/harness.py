@@ -9,6 +9,7 @@ in the cluster's temp dir, so nothing is written to the user's home.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -27,8 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from rayobs.demo._local_prometheus import LocalPrometheus, PromQLError
-from rayobs.demo._local_ray import head_command, loopback_env, new_token
+from rayobs.demo._local_ray import (
+    head_command,
+    kill_marked,
+    loopback_env,
+    new_token,
+    private_network,
+)
 from rayobs.demo._ports import free_port
+from tests import requires
 
 __all__ = ["PromQLError", "Prometheus", "RayCluster", "free_port", "new_token", "wait_until"]
 
@@ -198,18 +206,51 @@ def _signal_group(pid: int, sig: int) -> None:
 
 def _kill_stragglers(marker: str) -> None:
     """Kill processes whose command line or environment names this cluster's temp dir."""
-    me = os.getpid()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == me:
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline or marker.encode() in environ:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
+    kill_marked(marker)
+
+
+def run_private(script: Path, *args: str, timeout: float = 150.0) -> dict[str, Any]:
+    """Run ``script`` with this Python in a private network namespace (loopback only)
+    and return the JSON object its last ``{...}`` line of output holds.
+
+    The script gets ``RAYOBS_RUN_DIR``, a fresh temp dir that every process it
+    starts inherits in its environment: whatever is left afterwards (Ray's
+    processes, a Prometheus) is killed by that mark, on success and failure alike.
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        requires.missing("a private network namespace", "run as root, with unshare (util-linux)")
+    run_dir = Path(tempfile.mkdtemp(prefix="rayobs-run-", dir="/tmp"))
+    env = dict(os.environ)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
+        env.pop(key, None)
+    env.update(
+        RAYOBS_RUN_DIR=str(run_dir),
+        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
+    )
+    command = private_network([sys.executable, str(script), *args])
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        raise AssertionError(f"{script.name} ran over {timeout:.0f}s:\n{err[-4000:]}") from None
+    finally:
+        kill_marked(str(run_dir))
+        shutil.rmtree(run_dir, ignore_errors=True)
+    lines = [line for line in out.splitlines() if line.startswith("{")]  # Ray prints too
+    if process.returncode != 0 or not lines:
+        raise AssertionError(f"{script.name} exited {process.returncode}:\n{err[-4000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 class Prometheus(LocalPrometheus):

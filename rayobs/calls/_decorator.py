@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _callshape, _config
+from rayobs import _callshape, _config, _extensions
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _flusher
 from rayobs.calls._stats import Site, SiteSpec, site_for
@@ -70,7 +70,8 @@ def instrument(
     """Measure every call of a function, an actor class's methods, or one actor method.
 
     Works on a plain function or class (put ``@ray.remote`` above or below), on a
-    ``ray.remote`` function or actor class, and on a single method in a class body.
+    ``ray.remote`` function or actor class, on a single method in a class body, and on a
+    Ray Serve deployment (above or below ``@serve.deployment``; see ``docs/serve.md``).
 
     - ``name``: display name (default: the function's name, or ``Class.method``; on a
       class it replaces the class part: ``name="bank"`` gives ``bank.withdraw``).
@@ -79,8 +80,8 @@ def instrument(
     - ``metrics``: any of ``calls``, ``errors``, ``duration``, ``in_flight`` (default all).
     - ``duration_histogram``: your own ``rayobs.Histogram`` (e.g. other buckets) to
       record durations into, instead of ``rayobs_call_duration_seconds``.
-    - ``include``/``exclude``: for classes, which methods (default: public ones and
-      ``__init__``).
+    - ``include``/``exclude``: for classes, which methods (default: public ones,
+      ``__init__`` and ``__call__``).
     - ``check_serializable``: inspect the function now and raise
       ``rayobs.SerializationError`` naming every unpicklable path, instead of Ray's
       pickling error at the first ``.remote()``.
@@ -200,6 +201,9 @@ def _check_duration_histogram(histogram: Any) -> None:
 
 
 def _apply(obj: Any, options: _Options) -> Any:
+    adapted = _extensions.adapt(obj, options)  # a Serve deployment, an ingress class
+    if adapted is not _extensions.NOT_MINE:
+        return adapted
     if hasattr(obj, "__ray_metadata__"):  # an actor class from @ray.remote
         metadata = obj.__ray_metadata__
         original = metadata.modified_class.__ray_actor_class__
@@ -264,7 +268,7 @@ def _methods(cls: type, options: _Options) -> list[str]:
             if options.include is not None:
                 if attr not in options.include:
                     continue
-            elif attr.startswith("_") and attr != "__init__":
+            elif attr.startswith("_") and attr not in ("__init__", "__call__"):
                 continue
             if attr in options.exclude:
                 continue

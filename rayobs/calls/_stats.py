@@ -21,10 +21,10 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from rayobs import _outcome
+from rayobs import _extensions, _outcome
 from rayobs._outcome import exception_name
 from rayobs.calls._flusher import flusher
-from rayobs.metrics import _own
+from rayobs.metrics import _catalog, _own
 
 __all__ = ["CallStats", "Site", "SiteSpec", "exception_name", "site_for"]
 
@@ -200,7 +200,7 @@ class Site:
         now = self.totals()
         before, self._pushed = self._pushed, now
         spec = self.spec
-        base = {"kind": spec.kind, "name": spec.name, **dict(spec.tags)}
+        base = {"kind": spec.kind, "name": spec.name, **_context_tags(), **dict(spec.tags)}
 
         for outcome, buckets, sums, old_buckets, old_sums in (
             (_outcome.OK, now.ok_buckets, now.ok_sums, before.ok_buckets, before.ok_sums),
@@ -298,6 +298,16 @@ class _Totals:
             list(self.exit_buckets),
             list(self.exit_sums),
         )
+
+
+def _context_tags() -> dict[str, str]:
+    """Tags the process's surroundings give (Serve's app and deployment), for the
+    catalog's extra keys a call did not set itself; read at push time, in the
+    process where the calls ran."""
+    found = _extensions.context_tags()
+    if not found:
+        return found
+    return {k: v for k, v in found.items() if k in _catalog.EXTRA_TAG_KEYS and isinstance(v, str)}
 
 
 def _in_ray_worker() -> bool:

@@ -3,7 +3,8 @@
 Metric names come from ``rayobs.metrics._catalog`` (the one place they are declared);
 Ray's own metric names are the ones Ray 2.60 exports, read from a live node's
 ``/metrics`` endpoint. Every panel filters on the cluster and session
-variables; the call panels also on the task/actor/method ``name``.
+variables; the call panels also on ``app``, ``component`` (a Serve application and
+deployment, a Hamilton dataflow) and the task/actor/method ``name``.
 """
 
 from __future__ import annotations
@@ -57,17 +58,22 @@ _BUCKETS = exported(_catalog.CALL_DURATION, "_bucket")
 _DURATION_SUM = exported(_catalog.CALL_DURATION, "_sum")
 _DURATION_COUNT = exported(_catalog.CALL_DURATION, "_count")
 _IN_FLIGHT = exported(_catalog.CALLS_IN_FLIGHT)
+# app and component: the static tags of rayobs.instrument, filled in by the integrations
+# (a Serve application and deployment, a Hamilton dataflow); All also matches calls without.
+_APP = 'app=~"$app"'
+_COMPONENT = 'component=~"$component"'
 _NAME = 'name=~"$name"'
+_CALL = (_APP, _COMPONENT, _NAME)
 _ERROR = f'outcome="{_catalog.OUTCOME_ERROR}"'
 
 
 def _calls(*matchers: str) -> str:
-    return selector(_CALLS, _NAME, *matchers)
+    return selector(_CALLS, *_CALL, *matchers)
 
 
 def _quantile(q: float, by: str, window: str) -> str:
     return (
-        f"histogram_quantile({q}, sum by ({by}, le) (rate({selector(_BUCKETS, _NAME)}[{window}])))"
+        f"histogram_quantile({q}, sum by ({by}, le) (rate({selector(_BUCKETS, *_CALL)}[{window}])))"
     )
 
 
@@ -117,7 +123,7 @@ def tasks_and_actors() -> Dashboard:
         f"name, others as module.QualName) ({_ERRORS}).",
         (
             Query(
-                f"sum by (name, exception) (rate({selector(_ERRORS, _NAME)}[{RATE}]))",
+                f"sum by (name, exception) (rate({selector(_ERRORS, *_CALL)}[{RATE}]))",
                 "{{name}}: {{exception}}",
             ),
         ),
@@ -136,7 +142,7 @@ def tasks_and_actors() -> Dashboard:
         "a second mode or a long tail shows here before it moves p99.",
         (
             Query(
-                f"sum by (le) (rate({selector(_BUCKETS, _NAME)}[{RATE}]))",
+                f"sum by (le) (rate({selector(_BUCKETS, *_CALL)}[{RATE}]))",
                 "{{le}}",
                 heatmap=True,
             ),
@@ -148,7 +154,7 @@ def tasks_and_actors() -> Dashboard:
         "Calls in flight",
         "Calls running right now, per task or method, summed over worker processes "
         f"({_IN_FLIGHT}). A line that only grows is a hang or a leak.",
-        (Query(f"sum by (name) ({selector(_IN_FLIGHT, _NAME)})", "{{name}}"),),
+        (Query(f"sum by (name) ({selector(_IN_FLIGHT, *_CALL)})", "{{name}}"),),
         unit="short",
     )
     table = Panel(
@@ -159,8 +165,8 @@ def tasks_and_actors() -> Dashboard:
             Query(_quantile(0.95, "name", "$__range"), "p95", instant=True),
             Query(_quantile(0.99, "name", "$__range"), "p99", instant=True),
             Query(
-                f"sum by (name) (rate({selector(_DURATION_SUM, _NAME)}[$__range])) / "
-                f"sum by (name) (rate({selector(_DURATION_COUNT, _NAME)}[$__range]))",
+                f"sum by (name) (rate({selector(_DURATION_SUM, *_CALL)}[$__range])) / "
+                f"sum by (name) (rate({selector(_DURATION_COUNT, *_CALL)}[$__range]))",
                 "mean",
                 instant=True,
             ),
@@ -177,10 +183,26 @@ def tasks_and_actors() -> Dashboard:
         width=24,
         height=9,
     )
+    app_var = Variable(
+        "app",
+        "App",
+        with_matchers(_CALLS, BASE_FILTER),
+        "app",
+        "The app tag: instrument(tags={'app': ...}), or the Serve application a replica "
+        "belongs to.",
+    )
+    component_var = Variable(
+        "component",
+        "Component",
+        with_matchers(_CALLS, BASE_FILTER, _APP),
+        "component",
+        "The component tag: instrument(tags={'component': ...}), the Serve deployment, or the "
+        "Hamilton dataflow.",
+    )
     name_var = Variable(
         "name",
         "Task / actor method",
-        with_matchers(_CALLS, BASE_FILTER),
+        with_matchers(_CALLS, BASE_FILTER, _APP, _COMPONENT),
         "name",
         "The function name of a task, or Class.method of an actor method (Class.__init__ is "
         "actor construction).",
@@ -190,7 +212,7 @@ def tasks_and_actors() -> Dashboard:
         title="rayobs / Tasks & actors",
         description="Calls, errors, latency and in-flight of tasks and actor methods "
         "instrumented with rayobs.instrument.",
-        variables=(*standard_variables(_CALLS), name_var),
+        variables=(*standard_variables(_CALLS), app_var, component_var, name_var),
         rows=(
             Row("Calls and errors", (call_rate, error_ratio, errors, in_flight)),
             Row("Latency", (latency, heatmap)),

@@ -118,3 +118,46 @@ def head_command(
         f"--temp-dir={temp_dir}",
         "--disable-usage-stats",
     ]
+
+
+def private_network(argv: list[str]) -> list[str]:
+    """``argv`` run in a new network namespace where only loopback is up (needs root).
+
+    Ray Serve 2.60's replicas bind their gRPC server on ``[::]:0`` whatever the
+    host settings say: inside the namespace that is loopback too. The namespace
+    lives as long as a process in it does.
+
+    >>> private_network(["python", "app.py"])[:3]
+    ['unshare', '-n', 'bash']
+    """
+    return ["unshare", "-n", "bash", "-c", 'ip link set lo up && exec "$@"', "rayobs", *argv]
+
+
+def kill_marked(marker: str, *, spare: int | None = None) -> int:
+    """SIGKILL every process whose command line or environment names ``marker``
+    (a run's own temp dir), except ``spare``; returns how many were killed.
+
+    Ray's processes outlive a driver that died before ``ray.shutdown()``, and some
+    start sessions of their own, so a process group is not enough.
+    """
+    import signal
+
+    killed = 0
+    needle = marker.encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in (os.getpid(), spare):
+            continue
+        try:
+            found = (
+                needle in (proc / "cmdline").read_bytes()
+                or needle in (proc / "environ").read_bytes()
+            )
+        except OSError:
+            continue
+        if found:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed

@@ -58,8 +58,8 @@ CALLS = make_spec(
     Kind.COUNTER,
     "rayobs_calls",
     "Finished calls of instrumented tasks and actor methods, by outcome: ok, exit (an "
-    "intended exit: ray.actor.exit_actor(), sys.exit(0)) or error. kind is task or actor; "
-    "name is the function or Class.method.",
+    "intended exit: ray.actor.exit_actor(), sys.exit(0)) or error. kind is task, actor or node "
+    "(a Hamilton node); name is the function, Class.method or node.",
     default_tags=_NO_EXTRAS,
     tag_keys=(*CALL_TAG_KEYS, "outcome"),
 )

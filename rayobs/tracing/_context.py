@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from rayobs import _outcome
+from rayobs import _extensions, _outcome
 from rayobs.tracing import _provider
 
 logger = logging.getLogger("rayobs")
@@ -52,8 +52,22 @@ def current_carrier() -> dict[str, str] | None:
     return inherited
 
 
+def arrived_with() -> dict[str, str] | None:
+    """The context an outermost call arrived with, from the integrations (a Serve
+    handle call, an HTTP ``traceparent``); ``None`` inside a traced call, whose
+    span is the parent of everything it calls in process."""
+    if not _extensions.carrier_sources:
+        return None
+    carrier = _extensions.incoming_carrier()  # outside Serve: None at once
+    if carrier is None or _unsampled.get() is not None:
+        return None
+    return None if trace.get_current_span().get_span_context().is_valid else carrier
+
+
 def static_attributes(kind: str, name: str) -> dict[str, str]:
     """The attributes every span of this callable carries."""
+    if kind == "node":
+        return {"rayobs.kind": kind, "hamilton.node": name}
     if kind == "actor" and "." in name:
         cls, method = name.rsplit(".", 1)
         return {"rayobs.kind": kind, "ray.actor.class": cls, "ray.actor.method": method}

@@ -95,6 +95,11 @@ def _install(provider: Any, *, ratio: float) -> None:
         _state.tracer = provider.get_tracer("rayobs")
         _state.configured = True
         _state.ratio = ratio
+    # A process that only calls others (a driver calling Serve handles) hands its context on
+    # too; the integrations' installers import nothing that is not loaded already.
+    from rayobs import _extensions
+
+    _extensions.install()
 
 
 def tracer() -> Any:

@@ -13,7 +13,9 @@ tracing is used, add one pair after validation:
 
 The traced wrapper in the worker pops that key before calling the user's function,
 so the function never sees it and its signature is exactly what the user wrote.
-Untraced functions get nothing added.
+Untraced functions get nothing added. Calls that do not go through ``.remote()``
+(a Serve ``DeploymentHandle``) are carried by the integrations' installers
+(``rayobs._extensions``), run from here too.
 """
 
 from __future__ import annotations
@@ -66,7 +68,11 @@ def is_traced(fn: Any) -> bool:
 
 
 def install() -> None:
-    """Patch Ray's signature helpers (once; safe to call again)."""
+    """Patch Ray's signature helpers (once; safe to call again), and let the
+    integrations patch what they carry contexts through (Serve's handles)."""
+    from rayobs import _extensions
+
+    _extensions.install()
     with _lock:
         if _originals:
             return

@@ -4,7 +4,8 @@ They sit outside the metrics wrapper and keep the same guarantees: the function'
 kind, name, signature and docstring; its results and exceptions untouched (the
 wrapper's frame is dropped from tracebacks); and tracing failures never reach the
 user's code. The ``_rayobs_trace`` key that Ray hands over is popped here, so
-the user's function never sees it.
+the user's function never sees it. A call that came some other way (a Serve
+handle, an HTTP request) takes the context its integration found.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def traced(inner: Callable[..., Any], user_fn: Callable[..., Any], kind: str, na
     def start(kwargs: dict[str, Any]) -> Handle:
         carrier = kwargs.pop(TRACE_KWARG, None)
         try:
+            if carrier is None:
+                carrier = _context.arrived_with()
             return _context.start(name, attributes, carrier)
         except Exception as exc:
             _failures.report(name, "trace", exc)

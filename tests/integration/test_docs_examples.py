@@ -23,16 +23,20 @@ import ray
 import ray.cloudpickle
 
 import rayobs.otel
-from tests.harness import REPO, Prometheus, RayCluster, free_port
+from tests import requires
+from tests.harness import REPO, Prometheus, RayCluster, free_port, run_private
 
 EXAMPLES = REPO / "docs" / "examples"
 TESTED = {
     "bank_actor",
     "failure_counter",
+    "hamilton_features",  # the dataflow hamilton_ray runs
+    "hamilton_ray",
     "parallel_retrieve",
     "pool_capture",
     "pycharm_actor",
     "quickstart",
+    "serve_reviews",
     "task_dag_tracing",
 }
 
@@ -232,3 +236,75 @@ def _wait_for_spans(directory: Path, expected: int, timeout: float = 30.0) -> li
             return spans
         time.sleep(0.25)
     raise AssertionError(f"expected {expected} spans, found {[s['name'] for s in spans]}")
+
+
+def test_hamilton_dataflow_on_ray_is_counted_in_the_workers_and_traced(
+    ray_cluster: RayCluster, prometheus: Prometheus, tmp_path: Path
+) -> None:
+    requires.module("hamilton", "hamilton")
+    out = _run_script(ray_cluster, "hamilton_ray", "--spans", str(tmp_path), timeout=120).stdout
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "spend",
+        "signups",
+        "avg_3wk_spend",
+        "spend_per_signup",
+        "spend_zero_mean_unit_variance",
+    ]
+    assert len(lines[1:7]) == 6 and lines[3].split()[1:] == ["20.0", "50", "13.33", "0.40", "-0.48"]
+    assert lines[7] == (
+        "second run failed: ZeroDivisionError: spend never changed: no variance to scale by"
+    )
+    # one trace: the driver's execute span, the 8 nodes under it, each from a Ray worker
+    spans = [s for s in rayobs.otel.read_spans(tmp_path) if s["name"] != "execute"]
+    execute = min(
+        (s for s in rayobs.otel.read_spans(tmp_path) if s["name"] == "execute"),
+        key=lambda s: s["start_time_unix_nano"],
+    )
+    nodes = [s for s in spans if s["trace_id"] == execute["trace_id"]]
+    assert sorted(s["name"] for s in nodes) == sorted(
+        [line.removeprefix("span ") for line in lines[8:] if line != "span execute"]
+    )
+    assert len(nodes) == 8
+    assert {s["parent_span_id"] for s in nodes} == {execute["span_id"]}
+    assert {s["attributes"]["hamilton.dataflow"] for s in nodes} == {"features"}
+    assert all("ray.task_id" in s["attributes"] for s in nodes)
+    expected = {f"{node}|ok": 2.0 for node in (s["name"] for s in nodes)}
+    expected |= {
+        "spend_zero_mean_unit_variance|ok": 1.0,
+        "spend_zero_mean_unit_variance|error": 1.0,
+    }
+    prometheus.wait_for(
+        'label_join(sum by (name, outcome) (max_over_time(ray_rayobs_calls_total{kind="node", '
+        'app="marketing", component="features"}[10m])), "key", "|", "name", "outcome")',
+        expected,
+        by="key",
+    )
+
+
+@pytest.mark.ray
+@pytest.mark.prometheus
+def test_serve_reviews_in_a_private_network() -> None:
+    requires.module("fastapi", "serve")
+    requires.program("prometheus", requires.DEBIAN_PROMETHEUS)
+    run = run_private(REPO / "tests" / "integration" / "_serve_driver.py", "example")
+    assert run["printed"] == [
+        "a great film, loved it: 200 positive",
+        "boring and bad: 200 negative",
+        "(empty): 500 Internal Server Error",
+    ]
+    assert run["scraped"]["calls"] == {
+        "reviews|Reviews|actor|Reviews.__init__|ok": 1.0,
+        "reviews|Reviews|actor|Reviews.classify|ok": 2.0,
+        "reviews|Reviews|actor|Reviews.classify|error": 1.0,
+        "reviews|Sentiment|actor|Sentiment.__call__|ok": 2.0,
+        "reviews|Sentiment|actor|Sentiment.__call__|error": 1.0,
+    }
+    assert run["scraped"]["errors"] == {
+        "reviews|Reviews|Reviews.classify|ray.exceptions.RayTaskError(ValueError)": 1.0,
+        "reviews|Sentiment|Sentiment.__call__|ValueError": 1.0,
+    }
+    by_id = {s["span_id"]: s for s in run["spans"]}
+    models = [s for s in run["spans"] if s["name"] == "Sentiment.__call__"]
+    assert len(models) == 3
+    assert [by_id[s["parent_span_id"]]["name"] for s in models] == ["Reviews.classify"] * 3

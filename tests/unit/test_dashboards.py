@@ -105,7 +105,7 @@ def test_variables(rendered: tuple[_export.Rendered, ...]) -> None:
                 assert '=~"$cluster"' in target["expr"], panel["title"]
                 assert 'SessionName=~"$session"' in target["expr"], panel["title"]
     tasks = {v["name"] for v in rendered[0].data["templating"]["list"]}
-    assert tasks == {"datasource", "cluster", "session", "name"}
+    assert tasks == {"datasource", "cluster", "session", "app", "component", "name"}
 
 
 def test_layout_has_no_overlaps(rendered: tuple[_export.Rendered, ...]) -> None:
