@@ -33,6 +33,9 @@ from rayobs.metrics._handles import Histogram
 T = TypeVar("T")
 
 ALL_METRICS = frozenset(_catalog.CALL_METRICS)
+# The dunders a class gets by default: construction, and calling an instance
+# (what Ray Data does with a callable class, once per batch or row).
+DEFAULT_DUNDERS = frozenset({"__init__", "__call__"})
 _MARK = "__rayobs_site__"
 
 
@@ -79,8 +82,8 @@ def instrument(
     - ``metrics``: any of ``calls``, ``errors``, ``duration``, ``in_flight`` (default all).
     - ``duration_histogram``: your own ``rayobs.Histogram`` (e.g. other buckets) to
       record durations into, instead of ``rayobs_call_duration_seconds``.
-    - ``include``/``exclude``: for classes, which methods (default: public ones and
-      ``__init__``).
+    - ``include``/``exclude``: for classes, which methods (default: public ones,
+      ``__init__`` and ``__call__``; other dunders and ``_private`` ones stay out).
     - ``check_serializable``: inspect the function now and raise
       ``rayobs.SerializationError`` naming every unpicklable path, instead of Ray's
       pickling error at the first ``.remote()``.
@@ -243,7 +246,8 @@ def _display_name(fn: Callable[..., Any]) -> str:
 
 
 def _instrument_class(cls: type, options: _Options) -> type:
-    """Wrap ``__init__`` and the public methods of ``cls`` in place (inherited ones too)."""
+    """Wrap ``__init__``, ``__call__`` and the public methods of ``cls`` in place
+    (inherited ones too)."""
     for attr in _methods(cls, options):
         raw = inspect.getattr_static(cls, attr)
         display = f"{options.name or cls.__name__}.{attr}"
@@ -264,7 +268,7 @@ def _methods(cls: type, options: _Options) -> list[str]:
             if options.include is not None:
                 if attr not in options.include:
                     continue
-            elif attr.startswith("_") and attr != "__init__":
+            elif attr.startswith("_") and attr not in DEFAULT_DUNDERS:
                 continue
             if attr in options.exclude:
                 continue
