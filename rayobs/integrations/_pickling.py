@@ -107,6 +107,11 @@ def _arguments(
     return owner, tuple(args or ()), dict(kwargs or {})
 
 
+def _name(obj: Any) -> str:
+    """``f`` or ``Class``, as the code names it (``Class.method``, no ``<locals>``)."""
+    return str(getattr(obj, "__qualname__", type(obj).__name__)).rsplit("<locals>.", 1)[-1]
+
+
 def _values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for i, value in enumerate(args):
         yield f"args[{i}]", value
@@ -117,14 +122,14 @@ def _values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[tuple[str
 def _task(call: tuple[Any, ...], keywords: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     remote_function, args, kwargs = _arguments(call, keywords)
     function = inspect.unwrap(remote_function._function)  # the user's, not rayobs's wrapper
-    yield getattr(function, "__qualname__", "function"), function
+    yield _name(function), function
     yield from _values(args, kwargs)
 
 
 def _actor_creation(call: tuple[Any, ...], keywords: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     actor_class, args, kwargs = _arguments(call, keywords)
     cls = actor_class.__ray_metadata__.modified_class.__ray_actor_class__
-    yield cls.__qualname__, cls
+    yield _name(cls), cls
     yield from _values(args, kwargs)
 
 
