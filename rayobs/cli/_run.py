@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import os
+from pathlib import Path
 
 import click
 
@@ -33,7 +34,10 @@ class Exporter(enum.Enum):
 
 
 def check_exporter(spec: str) -> str:
-    """Refuse a malformed ``--exporter`` now, before the program starts (exit 2)."""
+    """Refuse a malformed ``--exporter`` now, before the program starts (exit 2).
+
+    A ``jsonl`` directory is made absolute: the job's workers run elsewhere.
+    """
     kind, colon, argument = spec.partition(":")
     try:
         exporter = Exporter(kind)
@@ -55,6 +59,8 @@ def check_exporter(spec: str) -> str:
                 "--exporter otlp needs opentelemetry-exporter-otlp: "
                 "pip install opentelemetry-exporter-otlp"
             )
+    if exporter is Exporter.JSONL:
+        return f"{exporter.value}:{Path(argument).absolute()}"
     return spec
 
 
@@ -90,7 +96,7 @@ def run(trace: bool, exporter: str | None, command: tuple[str, ...]) -> None:
     from rayobs.profiling._supervise import die_like, supervise
 
     if exporter is not None:
-        check_exporter(exporter)
+        exporter = check_exporter(exporter)
     if trace or exporter:
         try:
             import opentelemetry.sdk  # noqa: F401

@@ -58,6 +58,9 @@ def test_trace_and_exporter(tmp_path: Path) -> None:
     assert out.stdout.split() == ["True", "False", "1", f"jsonl:{tmp_path}"], out.stderr
     traced = run("--trace", "--", *py(REPORT))
     assert traced.stdout.split() == ["True", "False", "1", "None"], traced.stderr
+    # the job's workers run in other directories: a relative one is made absolute
+    relative = run("--exporter", "jsonl:spans", "--", *py(REPORT), cwd=tmp_path)
+    assert relative.stdout.split()[3] == f"jsonl:{tmp_path / 'spans'}", relative.stderr
 
 
 @pytest.mark.parametrize("status", [0, 3])

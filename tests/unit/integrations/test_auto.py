@@ -101,7 +101,9 @@ def test_remote_functions_and_actor_classes_are_instrumented_with_defaults(auto_
         def _private(self) -> int:
             return 0
 
-    task = ray.remote(resize)
+    from ray import remote  # the name bound before: the patch is where Ray builds, not on it
+
+    task = remote(resize)
     with_options = ray.remote(num_cpus=0.5, max_retries=0)(resize)
     actor = ray.remote(Inventory)
     assert with_options._default_options == {"num_cpus": 0.5, "max_retries": 0}
