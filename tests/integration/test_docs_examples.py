@@ -230,6 +230,7 @@ def test_task_dag_is_one_trace(ray_cluster: RayCluster, tmp_path: Path) -> None:
     assert by_name["convert"]["start_time_unix_nano"] >= inputs_done
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
 def test_data_pipeline_counts_every_batch_and_row(
     ray_driver: RayCluster, prometheus: Prometheus, capsys: pytest.CaptureFixture[str]
 ) -> None:
