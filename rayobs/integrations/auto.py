@@ -23,7 +23,7 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -161,14 +161,21 @@ def environment(
 def _patch_ray(ray: ModuleType) -> None:
     from ray._private import worker
 
+    from rayobs.integrations import _pickling
+
+    patches: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("remote", lambda: _patches.replace(worker, "_make_remote", _instrumenting_make_remote)),
+        ("workers", lambda: _patches.replace(worker, "_maybe_modify_runtime_env", _handing_on)),
+        ("serialization notes", lambda: _pickling.install(_patches)),
+    )
     with _lock:
         if not _on or _patches:
             return
-        _patches.replace(worker, "_make_remote", _instrumenting_make_remote)
-        _patches.replace(worker, "_maybe_modify_runtime_env", _handing_on)
-        from rayobs.integrations import _pickling
-
-        _pickling.install(_patches)
+        for what, apply in patches:  # one that Ray no longer allows leaves the others on
+            try:
+                apply()
+            except Exception as exc:
+                _failures.report("rayobs.auto", f"patch {what}", exc)
 
 
 def _instrumenting_make_remote(original: Any) -> Any:

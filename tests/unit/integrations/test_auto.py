@@ -211,6 +211,24 @@ def test_a_failure_to_instrument_never_reaches_ray_remote(
     assert rayobs.recording_failures() == {("rayobs.auto", "instrument", "RuntimeError"): 1}
 
 
+def test_a_patch_ray_no_longer_allows_leaves_the_others_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_remote = worker._make_remote
+    submit = vars(ray.remote_function.RemoteFunction)["_remote"]
+    monkeypatch.delattr(worker, "_maybe_modify_runtime_env")  # as if Ray had moved it
+    rayobs.auto.instrument()
+    try:
+        assert worker._make_remote is not make_remote
+        assert vars(ray.remote_function.RemoteFunction)["_remote"] is not submit
+        assert rayobs.recording_failures() == {
+            ("rayobs.auto", "patch workers", "AttributeError"): 1
+        }
+    finally:
+        rayobs.auto.uninstrument()
+    assert worker._make_remote is make_remote
+
+
 def test_serialization_notes_name_every_unpicklable_path() -> None:
     from rayobs.integrations import _pickling
 
