@@ -209,9 +209,10 @@ def with_auto_mode(runtime_env: Mapping[str, Any] | None) -> dict[str, Any]:
     """A job's runtime env that turns auto mode on in its workers too.
 
     Adds this process's auto and tracing settings to ``env_vars`` (values the job
-    set itself are kept) and :data:`SETUP_HOOK` as ``worker_process_setup_hook``
-    unless the job has one (its workers then turn auto mode on when they first
-    import rayobs, or in that hook, by calling :func:`setup_worker`).
+    set itself are kept; ``RAYOBS_AUTO=0`` there leaves the job alone) and
+    :data:`SETUP_HOOK` as ``worker_process_setup_hook`` unless the job has one
+    (its workers then turn auto mode on when they first import rayobs, or in that
+    hook, by calling :func:`setup_worker`).
 
     >>> with_auto_mode({"env_vars": {"A": "1"}})["worker_process_setup_hook"]
     'rayobs.auto.setup_worker'
@@ -219,6 +220,8 @@ def with_auto_mode(runtime_env: Mapping[str, Any] | None) -> dict[str, Any]:
     env = dict(runtime_env or {})
     env_vars = dict(env.get("env_vars") or {})
     env_vars.setdefault(_config.AUTO.env, "1")
+    if str(env_vars[_config.AUTO.env]).strip().lower() in _config.FALSE_VALUES:
+        return env  # the job turned it off for its workers
     for setting in _HANDED_ON:
         if setting.env in os.environ:
             env_vars.setdefault(setting.env, os.environ[setting.env])

@@ -26,6 +26,7 @@ from rayobs import _callshape
 from rayobs.integrations import _imports
 from rayobs.integrations._patch import Patches
 from rayobs.integrations._user_code import instrument_user_code
+from rayobs.metrics import _failures
 
 __all__ = ["TRANSFORMS", "instrument", "is_instrumented", "uninstrument"]
 
@@ -67,8 +68,11 @@ def _patch(module: ModuleType) -> None:
     with _lock:
         if not _on or _patches:
             return
-        for name in TRANSFORMS:
-            _patches.replace(dataset, name, _instrumenting)
+        for name in TRANSFORMS:  # one that Ray Data no longer has leaves the others on
+            try:
+                _patches.replace(dataset, name, _instrumenting)
+            except AttributeError as exc:
+                _failures.report("rayobs.auto", f"patch Dataset.{name}", exc)
 
 
 def _instrumenting(original: Any) -> Any:

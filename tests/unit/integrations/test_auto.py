@@ -281,6 +281,8 @@ def test_ray_init_hands_auto_mode_on_to_the_workers(monkeypatch: pytest.MonkeyPa
     # a submitted job's hook, already taken in by Ray
     taken = {"env_vars": {"__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR": "a.b"}}
     assert "worker_process_setup_hook" not in auto.with_auto_mode(taken)
+    off = {"env_vars": {"RAYOBS_AUTO": "0"}}
+    assert auto.with_auto_mode(off) == off  # the job turned it off for its workers
     with_hook = worker._maybe_modify_runtime_env
     rayobs.auto.instrument()
     try:
