@@ -120,3 +120,11 @@ def configure(
 def recording_failures() -> dict[tuple[str, str, str], int]:
     """Failures counted in this process: ``{(metric, stage, exception_type): count}``."""
     return _failures.recording_failures()
+
+
+# RAYOBS_AUTO=1: auto mode from the first import of rayobs (rayobs.auto). It imports
+# nothing of Ray: its patches wait for the program's own `import ray`.
+if _config.get(_config.AUTO).strip().lower() not in _config.FALSE_VALUES:
+    from rayobs.integrations import auto as _auto
+
+    _auto.instrument_from_env()

@@ -13,6 +13,7 @@ from typing import Any
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+FALSE_VALUES = frozenset(_FALSE)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,19 @@ OTEL_METRICS = Setting(
 )
 
 SETTINGS += (TRACE, TRACE_EXPORTER, TRACE_SAMPLE_RATIO, OTEL_METRICS)
+
+# ---- zero-code instrumentation (rayobs.auto, rayobs run) ----
+
+AUTO = Setting(
+    "RAYOBS_AUTO",
+    "0",
+    "1 turns on auto mode when rayobs is imported (rayobs run also imports it first thing): "
+    "every @ray.remote function and actor class and every Ray Data function defined "
+    "outside Ray and rayobs is instrumented with no decorator, Ray's serialization errors "
+    "gain the inspector's report, and ray.init hands the mode on to the job's workers.",
+)
+
+SETTINGS += (AUTO,)
 
 _overrides: dict[str, str] = {}
 

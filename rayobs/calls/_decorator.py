@@ -20,20 +20,26 @@ import inspect
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from rayobs import _callshape, _config, _extensions
-from rayobs._errors import MetricDefinitionError
+from rayobs import _callshape, _extensions
 from rayobs.calls import _flusher
+from rayobs.calls._options import ALL_METRICS, Options
 from rayobs.calls._stats import Site, SiteSpec, site_for
-from rayobs.metrics import _catalog, _own
-from rayobs.metrics._handles import Histogram
+
+__all__ = ["ALL_METRICS", "instrument", "instrument_auto", "is_instrumented", "remote"]
 
 T = TypeVar("T")
 
-ALL_METRICS = frozenset(_catalog.CALL_METRICS)
+# The dunders a class gets by default: construction, and calling an instance
+# (what Ray Data does with a callable class, once per batch or row).
+DEFAULT_DUNDERS = frozenset({"__init__", "__call__"})
 _MARK = "__rayobs_site__"
+# On a wrapper made by auto mode (rayobs.auto): the function it wraps. An explicit
+# rayobs.instrument replaces such a wrapper instead of keeping it.
+_AUTO = "__rayobs_auto__"
+# In a class's own __dict__ once its methods were wrapped: "explicit" or "auto".
+_CLASS_MARK = "__rayobs_instrumented__"
 
 
 @overload
@@ -81,7 +87,7 @@ def instrument(
     - ``duration_histogram``: your own ``rayobs.Histogram`` (e.g. other buckets) to
       record durations into, instead of ``rayobs_call_duration_seconds``.
     - ``include``/``exclude``: for classes, which methods (default: public ones,
-      ``__init__`` and ``__call__``).
+      ``__init__`` and ``__call__``; other dunders and ``_private`` ones stay out).
     - ``check_serializable``: inspect the function now and raise
       ``rayobs.SerializationError`` naming every unpicklable path, instead of Ray's
       pickling error at the first ``.remote()``.
@@ -97,7 +103,7 @@ def instrument(
     ... def square(x):
     ...     return x * x
     """
-    options = _Options.build(
+    options = Options.build(
         name, tags, metrics, duration_histogram, include, exclude, check_serializable, trace
     )
     if memory:
@@ -126,81 +132,31 @@ def remote(*args: Any, **kwargs: Any) -> Any:
     return lambda target: ray.remote(**kwargs)(instrument(target))
 
 
-@dataclass(frozen=True)
-class _Options:
-    name: str | None
-    tags: tuple[tuple[str, str], ...]
-    metrics: frozenset[str]
-    duration: Any
-    include: frozenset[str] | None
-    exclude: frozenset[str]
-    check_serializable: bool
-    trace: bool
-    memory: bool = False
+def instrument_auto(target: T) -> T:
+    """Instrument ``target`` (a function or class) for auto mode, unless already done.
 
-    @classmethod
-    def build(
-        cls,
-        name: str | None,
-        tags: Mapping[str, str] | None,
-        metrics: Iterable[str] | None,
-        duration_histogram: Any,
-        include: Iterable[str] | None,
-        exclude: Iterable[str] | None,
-        check_serializable: bool,
-        trace: bool | None,
-    ) -> _Options:
-        """Validate ``instrument``'s options: misuse raises at decoration time."""
-        if name is not None and (not isinstance(name, str) or not name):
-            raise MetricDefinitionError(
-                f"instrument(name=...) must be a non-empty string: {name!r}"
-            )
-        tag_map = dict(tags or {})
-        unknown = sorted(set(tag_map) - set(_catalog.EXTRA_TAG_KEYS))
-        if unknown:
-            raise MetricDefinitionError(
-                f"instrument(tags=...): unknown keys {unknown}; use {_catalog.EXTRA_TAG_KEYS} "
-                "(a metric family has one fixed set of tag keys), or record your own "
-                "rayobs handles for other tags"
-            )
-        for key, value in tag_map.items():
-            if not isinstance(value, str):
-                raise MetricDefinitionError(
-                    f"instrument(tags=...): {key}={value!r} must be a string"
-                )
-        chosen = ALL_METRICS if metrics is None else frozenset(metrics)
-        if isinstance(metrics, str) or not chosen <= ALL_METRICS:
-            raise MetricDefinitionError(
-                f"instrument(metrics=...): choose from {sorted(ALL_METRICS)}, got {metrics!r}"
-            )
-        if duration_histogram is not None:
-            _check_duration_histogram(duration_histogram)
-        return cls(
-            name=name,
-            tags=tuple(sorted(tag_map.items())),
-            metrics=chosen,
-            duration=_own.CALL_DURATION if duration_histogram is None else duration_histogram,
-            include=None if include is None else frozenset(include),
-            exclude=frozenset(exclude or ()),
-            check_serializable=check_serializable,
-            trace=_config.get_bool(_config.TRACE) if trace is None else bool(trace),
-        )
+    Default options; an explicit ``rayobs.instrument`` applied later replaces
+    what this did, and one applied earlier is kept as it is.
+    """
+    if inspect.isclass(target):
+        if vars(target).get(_CLASS_MARK):
+            return target
+    elif not inspect.isfunction(target) or hasattr(target, _MARK):
+        return target
+    options = dataclasses.replace(
+        Options.build(None, None, None, None, None, None, False, None), auto=True
+    )
+    return _apply(target, options)  # type: ignore[no-any-return]
 
 
-def _check_duration_histogram(histogram: Any) -> None:
-
-    if not isinstance(histogram, Histogram):
-        raise MetricDefinitionError("duration_histogram must be a rayobs.Histogram")
-    fillable = (*_catalog.CALL_TAG_KEYS, "outcome")
-    extra = set(histogram.spec.tag_keys) - set(fillable)
-    if extra:
-        raise MetricDefinitionError(
-            f"duration_histogram {histogram.name!r} has tag keys {sorted(extra)} the wrapper "
-            f"cannot fill; use a subset of {fillable}"
-        )
+def is_instrumented(target: Any) -> bool:
+    """True for a function wrapped by ``rayobs.instrument`` or a class it instrumented."""
+    if inspect.isclass(target):
+        return bool(vars(target).get(_CLASS_MARK))
+    return hasattr(target, _MARK)
 
 
-def _apply(obj: Any, options: _Options) -> Any:
+def _apply(obj: Any, options: Options) -> Any:
     adapted = _extensions.adapt(obj, options)  # a Serve deployment, an ingress class
     if adapted is not _extensions.NOT_MINE:
         return adapted
@@ -246,8 +202,11 @@ def _display_name(fn: Callable[..., Any]) -> str:
     return str(qualname).rsplit("<locals>.", 1)[-1]
 
 
-def _instrument_class(cls: type, options: _Options) -> type:
-    """Wrap ``__init__`` and the public methods of ``cls`` in place (inherited ones too)."""
+def _instrument_class(cls: type, options: Options) -> type:
+    """Wrap ``__init__``, ``__call__`` and the public methods of ``cls`` in place
+    (inherited ones too)."""
+    if not options.auto:
+        _drop_auto_wrappers(cls)
     for attr in _methods(cls, options):
         raw = inspect.getattr_static(cls, attr)
         display = f"{options.name or cls.__name__}.{attr}"
@@ -256,10 +215,20 @@ def _instrument_class(cls: type, options: _Options) -> type:
         else:
             wrapped = _wrap(raw, "actor", options, display)
         setattr(cls, attr, wrapped)
+    setattr(cls, _CLASS_MARK, "auto" if options.auto else "explicit")
     return cls
 
 
-def _methods(cls: type, options: _Options) -> list[str]:
+def _drop_auto_wrappers(cls: type) -> None:
+    """Put back the methods auto mode wrapped: an explicit ``instrument`` decides alone."""
+    for attr, raw in list(vars(cls).items()):
+        binder = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
+        original = getattr(raw.__func__ if binder else raw, _AUTO, None)
+        if original is not None:
+            setattr(cls, attr, binder(original) if binder else original)
+
+
+def _methods(cls: type, options: Options) -> list[str]:
     names: list[str] = []
     for klass in cls.__mro__[:-1]:  # not object
         for attr, raw in vars(klass).items():
@@ -268,7 +237,7 @@ def _methods(cls: type, options: _Options) -> list[str]:
             if options.include is not None:
                 if attr not in options.include:
                     continue
-            elif attr.startswith("_") and attr not in ("__init__", "__call__"):
+            elif attr.startswith("_") and attr not in DEFAULT_DUNDERS:
                 continue
             if attr in options.exclude:
                 continue
@@ -279,10 +248,13 @@ def _methods(cls: type, options: _Options) -> list[str]:
 
 
 def _wrap(
-    fn: Callable[..., Any], kind: str, options: _Options, display: str | None = None
+    fn: Callable[..., Any], kind: str, options: Options, display: str | None = None
 ) -> Callable[..., Any]:
     if hasattr(fn, _MARK):  # instrumenting twice measures once
-        return fn
+        original = getattr(fn, _AUTO, None)
+        if original is None or options.auto:
+            return fn
+        fn = original  # auto mode's wrapper: the explicit options win
     if options.check_serializable:
         from rayobs.inspect._api import check_at_decoration
 
@@ -309,6 +281,8 @@ def _wrap(
         wrapper = traced(wrapper, user_fn, kind, spec.name)
         _ray_patch.mark(wrapper, user_fn)
     setattr(wrapper, _MARK, site)
+    if options.auto:
+        setattr(wrapper, _AUTO, user_fn)
     return wrapper
 
 

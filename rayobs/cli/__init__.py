@@ -59,6 +59,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "profile",
         "Report or plot cProfile stats and mprof memory files.",
     ),
+    "run": (
+        "rayobs.cli._run",
+        "run",
+        "Run a program with every Ray task, actor and Ray Data function instrumented.",
+    ),
     "top": (
         "rayobs.cli._top",
         "top",

@@ -1,10 +1,18 @@
-"""Integrations with frameworks that run on Ray: Serve (``serve``), Hamilton (``hamilton``).
+"""Integrations: rayobs applied to what other code creates, without that code changing.
 
-Importing this package imports none of them: it registers small hooks with
-``rayobs._extensions`` that load an integration only once its framework is
-loaded in the process (``ray.serve`` in ``sys.modules``), so a Serve replica
-that unpickles an instrumented class gets its application and deployment tags
-and, once tracing is used there, its callers' trace context, with no extra code.
+- ``rayobs.integrations.auto``: zero-code instrumentation of every ``@ray.remote``
+  function and actor class defined outside Ray and rayobs (``rayobs.auto`` is its
+  public face, ``rayobs run`` its launcher).
+- ``rayobs.integrations.data``: the functions and callable classes given to Ray
+  Data's ``map``, ``map_batches``, ``flat_map`` and ``filter``.
+- ``rayobs.integrations.serve``: Ray Serve deployments, ingress routes, handles.
+- ``rayobs.integrations.hamilton``: Hamilton dataflows (``rayobs.hamilton``).
+
+Importing this package imports none of the frameworks: it registers small hooks
+with ``rayobs._extensions`` that load an integration only once its framework is
+loaded in the process (``ray.serve`` in ``sys.modules``), so a Serve replica that
+unpickles an instrumented class gets its application and deployment tags and,
+once tracing is used there, its callers' trace context, with no extra code.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from hamilton.lifecycle import GraphExecutionHook, NodeExecutionHook
 
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _decorator
+from rayobs.calls._options import Options
 from rayobs.calls._stats import SiteSpec, site_for
 from rayobs.metrics import _failures
 
@@ -73,9 +74,7 @@ class NodeMetrics(NodeExecutionHook, GraphExecutionHook):  # type: ignore[misc]
             raise MetricDefinitionError(
                 "NodeMetrics: the component tag is the dataflow; pass dataflow=... instead"
             )
-        options = _decorator._Options.build(
-            None, tags, metrics, duration_histogram, None, None, False, trace
-        )
+        options = Options.build(None, tags, metrics, duration_histogram, None, None, False, trace)
         self.dataflow = dataflow
         self.tags = options.tags
         self.metrics = options.metrics

@@ -27,7 +27,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -79,13 +79,15 @@ def supervise(
     cmdline: str = "",
     name: str = "",
     on_start: Callable[[int], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Run ``argv`` to completion and return how it ended.
 
     With ``memory_out``, the child's memory and that of every descendant is
     written there in mprof's format every ``interval`` seconds; ``cmdline`` and
     ``name`` label the command in that file. ``on_start(pid)`` runs once the
-    command has started. Raises ``OSError`` if it cannot be started.
+    command has started. ``env`` replaces the environment it inherits. Raises
+    ``OSError`` if it cannot be started.
     """
     early: list[int] = []
     passed = passed_on()
@@ -95,7 +97,7 @@ def supervise(
 
     with _signals_redirected(remember, passed):
         started = time.time()
-        child = subprocess.Popen(list(argv))
+        child = subprocess.Popen(list(argv), env=None if env is None else dict(env))
         if on_start is not None:
             on_start(child.pid)
         recorder: Recorder | None = None

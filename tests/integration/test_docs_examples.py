@@ -28,7 +28,9 @@ from tests.harness import REPO, Prometheus, RayCluster, free_port, run_private
 
 EXAMPLES = REPO / "docs" / "examples"
 TESTED = {
+    "auto_job",
     "bank_actor",
+    "data_pipeline",
     "failure_counter",
     "hamilton_features",  # the dataflow hamilton_ray runs
     "hamilton_ray",
@@ -62,10 +64,15 @@ def _printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 
 def _run_script(
-    cluster: RayCluster, name: str, *args: str, timeout: float = 60.0
+    cluster: RayCluster,
+    name: str,
+    *args: str,
+    timeout: float = 60.0,
+    launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    script = [sys.executable, str(EXAMPLES / f"{name}.py"), "--address", cluster.address, *args]
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py"), "--address", cluster.address, *args],
+        [*launcher, *script],
         env=cluster.env,
         cwd=REPO,
         capture_output=True,
@@ -225,6 +232,46 @@ def test_task_dag_is_one_trace(ray_cluster: RayCluster, tmp_path: Path) -> None:
         by_name[n]["end_time_unix_nano"] for n in ("load_orders", "load_exchange_rate")
     )
     assert by_name["convert"]["start_time_unix_nano"] >= inputs_done
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+def test_data_pipeline_counts_every_batch_and_row(
+    ray_driver: RayCluster, prometheus: Prometheus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = _load("data_pipeline")
+    assert example.main(ray_driver.address) == [1000, 1200, 1999, 4000, 9900, 25000]
+    assert _printed(capsys)[-1] == (
+        "12 prices, 6 of 10.00 or more: [1000, 1200, 1999, 4000, 9900, 25000]"
+    )
+    prometheus.wait_for(
+        'sum by (name) (max_over_time(ray_rayobs_calls_total{app="data-example"}[10m]))',
+        {"to_cents": 4.0, "Classifier.__init__": 1.0, "Classifier.__call__": 12.0},
+        by="name",
+    )
+
+
+def test_auto_job_is_measured_under_rayobs_run(
+    ray_cluster: RayCluster, prometheus: Prometheus
+) -> None:
+    launcher = (sys.executable, "-m", "rayobs", "run", "--")
+    out = _run_script(ray_cluster, "auto_job", launcher=launcher, timeout=120).stdout
+    assert out.splitlines()[-3:] == [
+        "thumbnails [16, 32, None, 64], gallery of 3, brightened sum 108",
+        "ray.put failed: TypeError; rayobs: value is not serializable: 1 object cannot be pickled.",
+        "[1] value['settings']['guard']",
+    ]
+    prometheus.wait_for(
+        'label_join(sum by (name, outcome) (max_over_time(ray_rayobs_calls_total{name=~"'
+        'thumbnail|brighten|Gallery.*"}[10m])), "name_outcome", "/", "name", "outcome")',
+        {
+            "thumbnail/ok": 3.0,
+            "thumbnail/error": 1.0,
+            "Gallery.__init__/ok": 1.0,
+            "Gallery.add/ok": 3.0,
+            "brighten/ok": 4.0,
+        },
+        by="name_outcome",
+    )
 
 
 def _wait_for_spans(directory: Path, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:

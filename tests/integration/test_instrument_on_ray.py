@@ -329,6 +329,71 @@ def test_async_and_threaded_actors(ray_driver: RayCluster, prometheus: Prometheu
     ray.kill(pool)
 
 
+# ---------------------------------------------------------------- callable classes
+
+
+class Scale:
+    """A callable class: __call__ is measured by default, other dunders are not."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def __call__(self, x: int) -> int:
+        if x < 0:
+            raise ValueError("negative")
+        return x * self.factor
+
+    def __repr__(self) -> str:
+        return f"Scale({self.factor})"
+
+
+class AsyncScale:
+    async def __call__(self, x: int) -> int:
+        await asyncio.sleep(0.01)
+        if x < 0:
+            raise ValueError("negative")
+        return x * 2
+
+
+def test_callable_classes_plain_and_remote_sync_and_async(
+    ray_driver: RayCluster, prometheus: Prometheus
+) -> None:
+    remote_sync = rayobs.instrument(ray.remote(type("Scale", (Scale,), {})), name="callable_sync")
+    remote_async = ray.remote(
+        rayobs.instrument(type("AsyncScale", (AsyncScale,), {}), name="callable_async")
+    )
+    plain = rayobs.instrument(type("Scale", (Scale,), {}), name="callable_plain")
+
+    @ray.remote
+    def apply_plain(xs: list[int]) -> list[Any]:
+        scale = plain(3)  # a plain class, built and called in a task
+        return [_outcome_here(scale, x) for x in xs]
+
+    bare = ray.remote(Scale).remote(3)
+    actor, async_actor = remote_sync.remote(3), remote_async.remote()
+    xs = [1, 2, -1, 4]
+    assert [_outcome(actor.__call__.remote(x)) for x in xs] == [
+        _outcome(bare.__call__.remote(x)) for x in xs
+    ]
+    assert [_outcome(async_actor.__call__.remote(x)) for x in xs][:2] == [("ok", 2), ("ok", 4)]
+    assert ray.get(apply_plain.remote(xs)) == [3, 6, "ValueError", 12]
+    for name in ("callable_sync", "callable_async", "callable_plain"):
+        prometheus.wait_for(
+            calls_query(f"{name}.__call__"), {"ok": 3.0, "error": 1.0}, by="outcome"
+        )
+    prometheus.wait_for(calls_query("callable_sync.__init__"), {"ok": 1.0}, by="outcome")
+    prometheus.wait_for(calls_query("callable_plain.__init__"), {"ok": 1.0}, by="outcome")
+    for handle in (bare, actor, async_actor):
+        ray.kill(handle)
+
+
+def _outcome_here(fn: Any, x: int) -> Any:
+    try:
+        return fn(x)
+    except ValueError as exc:
+        return type(exc).__name__
+
+
 # ---------------------------------------------------------------- exact counting
 
 

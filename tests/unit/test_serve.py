@@ -249,7 +249,7 @@ def test_an_ingress_app_that_is_not_a_router_is_left_alone() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    from rayobs.calls._decorator import _Options
+    from rayobs.calls._options import Options
 
-    options = _Options.build(None, None, None, None, None, None, False, False)
+    options = Options.build(None, None, None, None, None, None, False, False)
     assert rayobs_serve.instrument_routes(plain_asgi, options, "Plain") == 0

@@ -1,0 +1,1 @@
+"""The directory ``rayobs run`` puts first on ``PYTHONPATH`` (see its ``sitecustomize``)."""
