@@ -8,18 +8,21 @@ cgroup v2 (``/sys/fs/cgroup/NAME``: ``memory.max``) are both handled. Needs root
 Removal moves every process still inside back to the cgroup the test process
 started in, then removes the directory; ``sweep_stale`` removes what a killed
 test run left behind (its name carries the pid of the run that made it).
+Each cgroup a run makes has a name of its own, so one test never removes another's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PREFIX = "rayobs-test-"
+PREFIX = "rayobs-test-"  # rayobs-test-<pid of the test run>-<serial>
+_serial = itertools.count(1)
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
 
@@ -70,8 +73,8 @@ class MemoryCgroup:
         if found is None:
             raise RuntimeError("no cgroup memory controller")
         root, version = found
-        path = root / f"{PREFIX}{os.getpid()}"
-        path.mkdir(exist_ok=True)
+        path = root / f"{PREFIX}{os.getpid()}-{next(_serial)}"
+        path.mkdir()
         cgroup = cls(path, version, _home(root, version))
         try:
             limit = "memory.limit_in_bytes" if version == 1 else "memory.max"
@@ -132,7 +135,7 @@ def sweep_stale() -> list[Path]:
     root, version = found
     removed: list[Path] = []
     for path in root.glob(f"{PREFIX}*"):
-        owner = path.name[len(PREFIX) :]
+        owner = path.name[len(PREFIX) :].split("-")[0]
         if not owner.isdigit() or Path(f"/proc/{owner}").exists():
             continue
         stale = MemoryCgroup(path, version, _home(root, version))

@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rayobs.diagnose._classify import classify
 from rayobs.diagnose._collect import EvidenceError
@@ -63,6 +64,7 @@ def diagnose(
     session_dir: str | Path | None = None,
     since: float | None = None,
     timeout: float = 8.0,
+    node_evidence: bool = True,
 ) -> Diagnosis:
     """Diagnose a session from its logs, a running cluster, or both.
 
@@ -70,7 +72,10 @@ def diagnose(
     (post-mortem). With ``address``, the state API is read (and the logs too
     when ``session_dir`` is also given). With neither, the local cluster is
     tried, then Ray's latest session (``default_session_dir``). ``since`` drops deaths recorded
-    before that epoch time. Raises ``EvidenceError`` (bad or empty session
+    before that epoch time. With ``node_evidence`` (the default) and a live
+    cluster, each alive node that lost a worker no record explains is asked
+    for its kernel log and memory cgroup counters (``_nodes``): a kernel OOM
+    kill is only written there. Raises ``EvidenceError`` (bad or empty session
     directory, nothing to read) or ``ClusterError`` (no cluster answered, or a bad
     ``address``: a GCS address ``HOST:PORT`` or a dashboard URL).
     """
@@ -106,12 +111,48 @@ def diagnose(
             observations.extend(cluster.observations)
             sources.append(f"state API {cluster.address}")
             session = session or cluster.session or cluster.address
+            if node_evidence:
+                found, notes = _from_nodes(address, observations + local, timeout)
+                observations.extend(found)
+                sources.extend(notes)
     observations.extend(local)
     deaths = [_death(item) for item in merge(observations) if item.ended and not item.routine]
     if since is not None:
         deaths = [d for d in deaths if d.time is None or d.time >= since]
     deaths.sort(key=lambda d: (d.time is None, d.time or 0.0, d.pid or 0))
     return Diagnosis(session or "unknown", tuple(deaths), tuple(sources))
+
+
+def _from_nodes(
+    address: str | None, observations: list[Observation], timeout: float
+) -> tuple[list[Observation], list[str]]:
+    """Evidence from the nodes of the unexplained deaths, and one source line per node."""
+    from rayobs._cluster import ClusterUnavailable, gcs_address, parse_address, within
+    from rayobs.diagnose._nodes import (
+        PROBE_BUDGET_S,
+        needs_node_evidence,
+        node_observations,
+        read_nodes,
+    )
+
+    wanted = needs_node_evidence(observations)
+    if not wanted:
+        return [], []
+    named = parse_address(address)
+    if named.client:
+        return [], ["nodes: not asked (a Ray Client address cannot pin tasks to nodes)"]
+    budget = max(timeout, PROBE_BUDGET_S)
+    deadline = time.monotonic() + budget + timeout
+
+    def probe() -> list[Any]:
+        gcs = gcs_address(named, time.monotonic() + timeout)
+        return read_nodes(gcs, wanted, budget)
+
+    try:
+        reports = within(deadline, "the nodes did not answer", probe, named.where)
+    except ClusterUnavailable as exc:
+        return [], [f"nodes: no evidence ({exc})"]
+    return node_observations(wanted, reports), [report.note() for report in reports]
 
 
 def _death(item: Observation) -> Death:

@@ -27,7 +27,7 @@ TAG = uuid.uuid4().hex[:8]
 
 # scenario -> (category, confidence), observed on Ray 2.60; the docs table quotes these.
 LIVE = {
-    "kernel_oom": ("killed", "ambiguous"),
+    "kernel_oom": ("oom_killed", "certain"),
     "memory_monitor": ("oom_killed", "certain"),
     "segfault": ("segfault", "certain"),
     "sigterm": ("terminated", "certain"),
@@ -150,6 +150,21 @@ def test_a_dead_node(node_died: dict[str, Any], provoked: dict[str, dict[str, An
     assert death is not None, node_died
     assert (death["category"], death["confidence"]) == ("killed", "certain"), death
     assert "its node died" in death["summary"], death
-    for scenario in ("kernel_oom", "sigterm"):
-        assert found[scenario] is not None, (scenario, node_died)
-        assert (found[scenario]["category"], found[scenario]["confidence"]) == LIVE[scenario]
+    assert found["sigterm"] is not None, node_died
+    assert (found["sigterm"]["category"], found["sigterm"]["confidence"]) == LIVE["sigterm"]
+    # Its node's kernel log and cgroup went with it: the state API alone cannot tell.
+    oom = found["kernel_oom"]
+    assert (oom["category"], oom["confidence"]) == ("killed", "ambiguous"), oom
+    assert any("no evidence (the node is dead)" in s for s in node_died["sources"]), node_died
+
+
+def test_the_kernel_oom_kill_live(
+    live: dict[str, Any], provoked: dict[str, dict[str, Any]]
+) -> None:
+    """The kernel's line and the cgroup's counter, both read on the node, both quoted."""
+    death = _by_pid(live, provoked)["kernel_oom"]
+    lines = [e["line"] for e in death["evidence"]]
+    pid = provoked["kernel_oom"]["pid"]
+    assert any(f"Killed process {pid} (ray::" in line for line in lines), death
+    assert any(line.startswith("oom_kill ") for line in lines), death
+    assert death["exit_type"] == "SYSTEM_ERROR"
