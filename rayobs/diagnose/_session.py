@@ -11,7 +11,9 @@ contributes (Ray 2.60):
   faulthandler) and the task or actor name (``:task_name:``/``:actor_name:``);
 - ``events/event_RAYLET.log``: ``RAY_WORKER_FAILURE`` and "Out of Memory" events;
 - ``raylet.out``: memory-monitor kills naming pid and worker id, the pid of
-  each worker started, and the node id.
+  each worker started, and the node id;
+- ``rayobs-oom-*.log``: rises of a memory cgroup's ``oom_kill`` counter and the
+  processes gone at that moment, written by ``rayobs.hooks`` (opt-in).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rayobs._oomwatch import FILE_PREFIX, parse_record
 from rayobs.diagnose._collect import (
     WORKER_LOG,
     EvidenceError,
@@ -38,6 +41,7 @@ from rayobs.diagnose._raymsgs import (
     is_routine_exit,
     ray_log_findings,
 )
+from rayobs.diagnose._verdict import Evidence
 
 # "[2026-11-23 16:05:41,720 W 7781 7781] (gcs_server) gcs_worker_manager.cc:70: ..."
 _RECORD_START = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) [A-Z] \d+ \d+\] ")
@@ -93,6 +97,8 @@ def read_session(directory: str | Path) -> SessionLogs:
             observations.extend(_raylet(path, logs, node))
         elif path.parent.name == "events" and name.startswith("event_RAYLET"):
             observations.extend(_raylet_events(path, logs))
+        elif name.startswith(FILE_PREFIX) and name.endswith(".log"):
+            observations.extend(_oom_watch(path, logs))
         else:
             match = WORKER_LOG.match(name)
             if match:
@@ -188,6 +194,27 @@ def _raylet(path: Path, logs: Path, node: str | None) -> Iterator[Observation]:
                     time=_epoch(stamp.group(1), stamp.group(2)) if stamp else None,
                     findings=(finding,),
                 )
+
+
+def _oom_watch(path: Path, logs: Path) -> Iterator[Observation]:
+    """Rises of a cgroup's OOM counter that ``rayobs.hooks`` wrote, with the processes gone.
+
+    One process gone for one kill is the victim (tied to its pid); several gone
+    are candidates, each with evidence that cannot name it.
+    """
+    for number, line in enumerate(iter_lines(path), 1):
+        record = parse_record(line)
+        if record is None or not record.gone:
+            continue
+        gone = ", ".join(f"{pid} ({name})" for pid, name in record.gone)
+        evidence = Evidence(
+            _source(path, logs, number),
+            f"oom_kill {record.before} -> {record.after} in {record.cgroup}; gone: {gone}",
+        )
+        sure = len(record.gone) == record.after - record.before
+        for pid, _name in record.gone:
+            finding = Finding(FindingKind.OOM_CGROUP, evidence, pid=pid if sure else None)
+            yield Observation(pid=pid, node=record.node, findings=(finding,), ended=False)
 
 
 def _raylet_events(path: Path, logs: Path) -> Iterator[Observation]:

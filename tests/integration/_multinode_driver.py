@@ -19,9 +19,9 @@ from typing import Any
 import ray
 
 
-def hog(limit: int = 80) -> int:
+def hog(pid_file: str, limit: int = 80) -> int:
     """Allocate 100 MB at a time, touching every page, until killed (at most ``limit``)."""
-    Path(os.environ["RAYOBS_PID_FILE"]).write_text(str(os.getpid()))
+    Path(pid_file).write_text(str(os.getpid()))
     chunks = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(chunks) < limit:
@@ -32,13 +32,13 @@ def hog(limit: int = 80) -> int:
     return len(chunks)
 
 
-def segfault() -> None:
-    Path(os.environ["RAYOBS_PID_FILE"]).write_text(str(os.getpid()))
+def segfault(pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
     ctypes.string_at(0)
 
 
-def sleeper() -> None:
-    Path(os.environ["RAYOBS_PID_FILE"]).write_text(str(os.getpid()))
+def sleeper(pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
     time.sleep(120)
 
 
@@ -55,11 +55,9 @@ def _run(function: Any, scenario: str, tag: str, node: str) -> tuple[int, str]:
     """Run ``function`` as a task on ``node``; its pid and the error Ray raised."""
     pid_file = _pid_file(scenario)
     task = ray.remote(max_retries=0)(function).options(
-        name=f"rayobs_{scenario}_{tag}",
-        resources={node: 1},
-        runtime_env={"env_vars": {"RAYOBS_PID_FILE": str(pid_file)}},
+        name=f"rayobs_{scenario}_{tag}", resources={node: 1}
     )
-    ref = task.remote()
+    ref = task.remote(str(pid_file))
     if function is sleeper:
         deadline = time.monotonic() + 60
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
@@ -73,7 +71,12 @@ def _run(function: Any, scenario: str, tag: str, node: str) -> tuple[int, str]:
 
 
 def main(address: str, tag: str) -> None:
-    ray.init(address=address, logging_level="ERROR")
+    # The setup hook watches each worker's memory cgroup (rayobs.hooks, opt-in).
+    hook = {
+        "worker_process_setup_hook": "rayobs.hooks.setup_worker",
+        "env_vars": {"RAYOBS_OOM_WATCH_INTERVAL": "0.2"},
+    }
+    ray.init(address=address, logging_level="ERROR", runtime_env=hook)
     seen: dict[str, dict[str, Any]] = {}
     for scenario, function, node in (
         ("kernel_oom", hog, "limited"),

@@ -33,7 +33,7 @@ LIVE = {
     "sigterm": ("terminated", "certain"),
 }
 POST_MORTEM = {
-    "kernel_oom": ("killed", "ambiguous"),
+    "kernel_oom": ("oom_killed", "certain"),
     "memory_monitor": ("oom_killed", "certain"),
     "segfault": ("segfault", "certain"),
     "sigterm": ("terminated", "certain"),
@@ -168,3 +168,14 @@ def test_the_kernel_oom_kill_live(
     assert any(f"Killed process {pid} (ray::" in line for line in lines), death
     assert any(line.startswith("oom_kill ") for line in lines), death
     assert death["exit_type"] == "SYSTEM_ERROR"
+
+
+def test_the_kernel_oom_kill_post_mortem(
+    post_mortem: dict[str, Any], provoked: dict[str, dict[str, Any]]
+) -> None:
+    """The setup hook's record of the cgroup counter rising names the worker that went."""
+    death = _by_pid(post_mortem, provoked)["kernel_oom"]
+    pid = provoked["kernel_oom"]["pid"]
+    watch = [e for e in death["evidence"] if e["source"].startswith("rayobs-oom-")]
+    assert watch and f"gone: {pid} (ray::" in watch[0]["line"], death
+    assert "oom_kill 0 -> 1" in watch[0]["line"], death
