@@ -21,6 +21,7 @@ from typing import Any
 
 from rayobs.diagnose._classify import classify
 from rayobs.diagnose._collect import EvidenceError
+from rayobs.diagnose._nodedeaths import NodeDeath, lost_workers
 from rayobs.diagnose._observation import Observation, merge
 from rayobs.diagnose._session import read_session
 from rayobs.diagnose._verdict import Verdict
@@ -52,6 +53,7 @@ class Diagnosis:
     session: str
     deaths: tuple[Death, ...]
     sources: tuple[str, ...]
+    nodes: tuple[NodeDeath, ...] = ()  # dead nodes, each with the workers lost with it
 
 
 class NoSourceError(EvidenceError):
@@ -83,9 +85,11 @@ def diagnose(
     sources: list[str] = []
     session: str | None = None
     local: list[Observation] = []  # merged after the state API's: its names are fuller
+    dead_nodes: list[NodeDeath] = []
     if session_dir is not None:
         logs = read_session(session_dir)
         local.extend(logs.observations)
+        dead_nodes.extend(logs.node_deaths)
         sources.append(f"logs {logs.logs}")
         session = logs.session
     if address is not None or session_dir is None:
@@ -105,10 +109,12 @@ def diagnose(
                 ) from None
             logs = read_session(fallback)
             observations.extend(logs.observations)
+            dead_nodes.extend(logs.node_deaths)
             sources.append(f"logs {logs.logs} (no cluster answered: {exc})")
             session = logs.session
         else:
             observations.extend(cluster.observations)
+            dead_nodes[:0] = cluster.node_deaths
             sources.append(f"state API {cluster.address}")
             session = session or cluster.session or cluster.address
             if node_evidence:
@@ -116,11 +122,22 @@ def diagnose(
                 observations.extend(found)
                 sources.extend(notes)
     observations.extend(local)
-    deaths = [_death(item) for item in merge(observations) if item.ended and not item.routine]
+    merged = merge(observations)
+    nodes, lost = lost_workers(_first_per_node(dead_nodes), merged)
+    if lost:
+        merged = merge(merged + lost)
+    deaths = [_death(item) for item in merged if item.ended and not item.routine]
     if since is not None:
         deaths = [d for d in deaths if d.time is None or d.time >= since]
     deaths.sort(key=lambda d: (d.time is None, d.time or 0.0, d.pid or 0))
-    return Diagnosis(session or "unknown", tuple(deaths), tuple(sources))
+    if since is not None:
+        nodes = tuple(n for n in nodes if n.time is None or n.time >= since)
+    return Diagnosis(session or "unknown", tuple(deaths), tuple(sources), nodes)
+
+
+def _first_per_node(nodes: list[NodeDeath]) -> list[NodeDeath]:
+    """One record per dead node: the state API's first, then the logs'."""
+    return list({node.node_id: node for node in reversed(nodes)}.values())[::-1]
 
 
 def _from_nodes(

@@ -34,6 +34,7 @@ from rayobs.diagnose._collect import (
     ray_log_files,
 )
 from rayobs.diagnose._evidence import Finding, FindingKind
+from rayobs.diagnose._nodedeaths import NodeDeath, gcs_node_deaths
 from rayobs.diagnose._observation import Observation
 from rayobs.diagnose._raymsgs import (
     crash_trace_finding,
@@ -75,6 +76,7 @@ class SessionLogs:
     logs: Path
     node: str | None
     observations: tuple[Observation, ...]
+    node_deaths: tuple[NodeDeath, ...] = ()
 
 
 def read_session(directory: str | Path) -> SessionLogs:
@@ -89,12 +91,15 @@ def read_session(directory: str | Path) -> SessionLogs:
     session_dir = logs.parent if logs.name == "logs" else logs
     node = _node_id(logs)
     observations: list[Observation] = []
+    node_deaths: list[NodeDeath] = []
     for path in files:
         name = path.name
         if name.startswith("gcs_server") and name.endswith(".out"):
             observations.extend(_gcs_exits(path, logs))
+            node_deaths.extend(gcs_node_deaths(records(path), str(path.relative_to(logs))))
         elif name.startswith("raylet") and name.endswith(".out"):
-            observations.extend(_raylet(path, logs, node))
+            # Nodes of one machine share a logs directory: raylet.1.out is another node's.
+            observations.extend(_raylet(path, logs, _node_of(path) or node))
         elif path.parent.name == "events" and name.startswith("event_RAYLET"):
             observations.extend(_raylet_events(path, logs))
         elif name.startswith(FILE_PREFIX) and name.endswith(".log"):
@@ -105,7 +110,9 @@ def read_session(directory: str | Path) -> SessionLogs:
                 wid = match.group("wid") or match.group("wid2")
                 pid = int(match.group("pid") or match.group("pid2"))
                 observations.extend(_worker_file(path, logs, wid, pid, node))
-    return SessionLogs(session_dir.resolve().name, logs, node, tuple(observations))
+    return SessionLogs(
+        session_dir.resolve().name, logs, node, tuple(observations), tuple(node_deaths)
+    )
 
 
 def _source(path: Path, logs: Path, number: int) -> str:
@@ -141,12 +148,19 @@ def _epoch(stamp: str, millis: str) -> float | None:
 
 def _node_id(logs: Path) -> str | None:
     for path in sorted(logs.glob("raylet*.out")):
-        for number, line in enumerate(iter_lines(path)):
-            match = _NODE.search(line)
-            if match:
-                return match.group("node")
-            if number > 2000:  # it is logged at start-up
-                break
+        node = _node_of(path)
+        if node:
+            return node
+    return None
+
+
+def _node_of(path: Path) -> str | None:
+    for number, line in enumerate(iter_lines(path)):
+        match = _NODE.search(line)
+        if match:
+            return match.group("node")
+        if number > 2000:  # it is logged at start-up
+            break
     return None
 
 

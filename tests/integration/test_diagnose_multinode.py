@@ -37,6 +37,7 @@ POST_MORTEM = {
     "memory_monitor": ("oom_killed", "certain"),
     "segfault": ("segfault", "certain"),
     "sigterm": ("terminated", "certain"),
+    "node_death": ("killed", "certain"),
 }
 
 
@@ -143,7 +144,11 @@ def test_post_mortem_verdicts(
     assert all(not e["source"].startswith("state-api") for e in death["evidence"])
 
 
-def test_a_dead_node(node_died: dict[str, Any], provoked: dict[str, dict[str, Any]]) -> None:
+def test_a_dead_node(
+    node_died: dict[str, Any],
+    multinode_cluster: MultiNodeCluster,
+    provoked: dict[str, dict[str, Any]],
+) -> None:
     """The actor on the killed node is a death of its node; the earlier deaths stay explained."""
     found = _by_pid(node_died, provoked)
     death = found["node_death"]
@@ -156,6 +161,24 @@ def test_a_dead_node(node_died: dict[str, Any], provoked: dict[str, dict[str, An
     oom = found["kernel_oom"]
     assert (oom["category"], oom["confidence"]) == ("killed", "ambiguous"), oom
     assert any("no evidence (the node is dead)" in s for s in node_died["sources"]), node_died
+    _check_dead_node(node_died, multinode_cluster, provoked)
+
+
+def _check_dead_node(
+    document: dict[str, Any], cluster: MultiNodeCluster, provoked: dict[str, dict[str, Any]]
+) -> None:
+    """The limited node is reported dead, unexpectedly, with the actor lost on it."""
+    (node,) = [n for n in document["dead_nodes"] if n["node"] == cluster.node_ids["limited"]]
+    assert node["how"].startswith("unexpected"), node
+    assert provoked["node_death"]["pid"] in [lost["pid"] for lost in node["lost"]], node
+
+
+def test_a_dead_node_post_mortem(
+    post_mortem: dict[str, Any],
+    multinode_cluster: MultiNodeCluster,
+    provoked: dict[str, dict[str, Any]],
+) -> None:
+    _check_dead_node(post_mortem, multinode_cluster, provoked)
 
 
 def test_the_kernel_oom_kill_live(
