@@ -18,6 +18,7 @@ contributes (Ray 2.60):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -96,7 +97,7 @@ def read_session(directory: str | Path) -> SessionLogs:
         name = path.name
         if name.startswith("gcs_server") and name.endswith(".out"):
             observations.extend(_gcs_exits(path, logs))
-            node_deaths.extend(gcs_node_deaths(records(path), str(path.relative_to(logs))))
+            node_deaths.extend(gcs_node_deaths(records(path), _relative(path, logs)))
         elif name.startswith("raylet") and name.endswith(".out"):
             # Nodes of one machine share a logs directory: raylet.1.out is another node's.
             observations.extend(_raylet(path, logs, _node_of(path) or node))
@@ -116,7 +117,13 @@ def read_session(directory: str | Path) -> SessionLogs:
 
 
 def _source(path: Path, logs: Path, number: int) -> str:
-    return f"{path.relative_to(logs)}:{number}"
+    return f"{_relative(path, logs)}:{number}"
+
+
+def _relative(path: Path, logs: Path) -> str:
+    """``path`` below ``logs`` as text (``Path.relative_to`` costs more than reading a log)."""
+    text, prefix = str(path), f"{logs}/"
+    return text[len(prefix) :] if text.startswith(prefix) else str(path.relative_to(logs))
 
 
 def records(path: Path) -> Iterator[tuple[int, float | None, str]]:
@@ -140,8 +147,15 @@ def records(path: Path) -> Iterator[tuple[int, float | None, str]]:
 
 def _epoch(stamp: str, millis: str) -> float | None:
     # Ray writes the node's local time: right on the machine that wrote it.
+    seconds = _seconds(stamp)
+    return None if seconds is None else seconds + int(millis) / 1000
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds(stamp: str) -> float | None:
+    """Epoch seconds of a log's local time; records come many to a second, so cached."""
     try:
-        return time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
+        return time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
     except (ValueError, OverflowError):
         return None
 
@@ -277,15 +291,18 @@ def _raylet_events(path: Path, logs: Path) -> Iterator[Observation]:
 def _worker_file(
     path: Path, logs: Path, wid: str, pid: int, node: str | None
 ) -> Iterator[Observation]:
+    # Most of a worker's log is the program's own output: find the few lines that matter
+    # in the whole text at once (as grep does) instead of testing every line.
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
     name = None
     traces: list[Finding] = []
-    core_log = path.name.startswith("python-core-worker-")
-    source = path.relative_to(logs)
-    # Core-worker logs have multi-line records; .out/.err are plain lines.
-    items = records(path) if core_log else _plain(path)
-    for number, stamp, text in items:
-        if core_log and "Disconnect, exit_type=" in text:
-            match = _SELF_EXIT.search(text)
+    source = _relative(path, logs)
+    if path.name.startswith("python-core-worker-") and "Disconnect, exit_type=" in text:
+        for number, stamp, record in _self_exits(text):
+            match = _SELF_EXIT.search(record)
             if match:
                 exit_type, detail = match.group("type"), match.group("detail")
                 yield Observation(
@@ -301,12 +318,12 @@ def _worker_file(
                     ),
                     routine=is_routine_exit(exit_type, detail),
                 )
-            continue
-        named = _NAME.match(text)
+    for number, line in _hits(text, _WORKER_KEYS):
+        named = _NAME.match(line)
         if named:
             name = named.group("name").strip()
             continue
-        trace = crash_trace_finding(text.partition("\n")[0], f"{source}:{number}")
+        trace = crash_trace_finding(line, f"{source}:{number}")
         if trace is not None:
             traces.append(Finding(trace.kind, trace.evidence, pid, wid, trace.value, own=True))
     if traces:
@@ -315,6 +332,43 @@ def _worker_file(
         yield Observation(worker_id=wid, pid=pid, node=node, name=name, ended=False)
 
 
-def _plain(path: Path) -> Iterator[tuple[int, float | None, str]]:
-    for number, line in enumerate(iter_lines(path), 1):
-        yield number, None, line
+# What marks the lines of a worker's log that can matter: its task or actor name, crash traces.
+_WORKER_KEYS = (":task_name:", ":actor_name:", "***", "Fatal Python error")
+
+
+def _hits(text: str, keys: tuple[str, ...]) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each line of ``text`` holding one of ``keys``, in order.
+
+    ``str.find`` per key, as grep does: far faster than a regular expression tried
+    at every position, on logs that are mostly the program's own output.
+    """
+    starts: set[int] = set()
+    for key in keys:
+        position = text.find(key)
+        while position >= 0:
+            start = text.rfind("\n", 0, position) + 1
+            starts.add(start)
+            end = text.find("\n", position)
+            position = text.find(key, end) if end >= 0 else -1
+    number, counted = 1, 0
+    for start in sorted(starts):
+        number += text.count("\n", counted, start)
+        counted = start
+        end = text.find("\n", start)
+        yield number, text[start : end if end >= 0 else len(text)].rstrip("\r")
+
+
+def _self_exits(text: str) -> Iterator[tuple[int, float | None, str]]:
+    """The records (with continuation lines) holding a worker's own "Disconnect" line."""
+    position = 0
+    while (found := text.find("Disconnect, exit_type=", position)) >= 0:
+        start = text.rfind("\n", 0, found) + 1
+        following = _NEXT_RECORD.search(text, found)
+        end = following.start() if following else len(text)
+        stamp = _RECORD_START.match(text[start : start + 64])  # ^ holds at 0 only
+        when = _epoch(stamp.group(1), stamp.group(2)) if stamp else None
+        yield text.count("\n", 0, start) + 1, when, text[start:end].rstrip("\n")
+        position = end
+
+
+_NEXT_RECORD = re.compile(r"\n(?=\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z] \d+ \d+\] )")
