@@ -84,7 +84,11 @@ def main(address: str, tag: str) -> None:
         ("memory_monitor", hog, "monitor"),
         ("sigterm", sleeper, "limited"),
     ):
-        pid, outcome = _run(function, scenario, tag, node)
+        try:
+            pid, outcome = _run(function, scenario, tag, node)
+        except Exception as exc:  # reported, so the test names what went wrong where
+            seen[scenario] = {"pid": None, "outcome": f"driver: {exc!r}", "node": node}
+            continue
         seen[scenario] = {"pid": pid, "outcome": outcome, "node": node}
     # A detached actor on the node that is killed next: it outlives this driver.
     actor = (
@@ -92,7 +96,10 @@ def main(address: str, tag: str) -> None:
         .options(name=f"rayobs_node_death_{tag}", lifetime="detached", resources={"limited": 1})
         .remote()
     )
-    seen["node_death"] = {"pid": ray.get(actor.pid.remote(), timeout=60), "node": "limited"}
+    try:
+        seen["node_death"] = {"pid": ray.get(actor.pid.remote(), timeout=120), "node": "limited"}
+    except Exception as exc:
+        seen["node_death"] = {"pid": None, "outcome": f"driver: {exc!r}", "node": "limited"}
     print("RESULT " + json.dumps(seen), flush=True)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import http_get, wait_until
 from tests.multinode import MultiNodeCluster
 
 pytestmark = pytest.mark.ray
@@ -75,6 +76,8 @@ def provoked(
     result = [line for line in driver.stdout.splitlines() if line.startswith("RESULT ")]
     assert result, driver.stdout + driver.stderr[-3000:]
     seen: dict[str, dict[str, Any]] = json.loads(result[-1].removeprefix("RESULT "))
+    failed = {k: v["outcome"] for k, v in seen.items() if v["pid"] is None}
+    assert not failed, f"{failed}\n{driver.stderr[-3000:]}"
     return seen
 
 
@@ -92,8 +95,52 @@ def live(
     return diagnose("--address", cluster.address, env=cluster.env)
 
 
+# Ray's own counters of worker deaths, per node (Ray 2.60 names).
+UNEXPECTED = "ray_node_manager_unexpected_worker_failure_total"
+EVICTED = "ray_memory_manager_worker_eviction_total"
+
+
 @pytest.fixture(scope="module")
-def node_died(multinode_cluster: MultiNodeCluster, live: dict[str, Any]) -> dict[str, Any]:
+def node_metrics(
+    multinode_cluster: MultiNodeCluster, provoked: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Sums of Ray's death counters on the limited and monitor nodes' metrics endpoints."""
+    cluster = multinode_cluster
+
+    def sums(role: str) -> dict[str, float]:
+        port = cluster.nodes[role].metrics_export_port
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in (UNEXPECTED, EVICTED):
+                found[name] = found.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+        return found
+
+    def both() -> dict[str, dict[str, float]] | None:
+        seen = {role: sums(role) for role in ("limited", "monitor")}
+        ready = seen["limited"].get(UNEXPECTED) and seen["monitor"].get(EVICTED)
+        return seen if ready else None
+
+    result: dict[str, dict[str, float]] = wait_until(both, 30, "Ray's death counters")
+    return result
+
+
+def test_which_ray_metric_moves_on_a_kernel_oom_kill(
+    node_metrics: dict[str, dict[str, float]],
+) -> None:
+    """The kernel's kill is an unexpected worker failure to Ray, never a memory-monitor eviction."""
+    assert node_metrics["limited"][UNEXPECTED] >= 1, node_metrics
+    assert node_metrics["limited"].get(EVICTED, 0.0) == 0.0, node_metrics
+    assert node_metrics["monitor"][EVICTED] >= 1, node_metrics
+
+
+@pytest.fixture(scope="module")
+def node_died(
+    multinode_cluster: MultiNodeCluster,
+    live: dict[str, Any],
+    node_metrics: dict[str, dict[str, float]],
+) -> dict[str, Any]:
     """Kill the ``limited`` node's raylet (after ``live`` read its logs); diagnose again."""
     cluster = multinode_cluster
     cluster.kill_node("limited")
