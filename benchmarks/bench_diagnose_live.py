@@ -51,7 +51,11 @@ def run(rounds: int = ROUNDS) -> str:
     try:
         env = cluster.env
         subprocess.run(
-            [sys.executable, "-c", DRIVER, cluster.address], env=env, check=True, timeout=180
+            [sys.executable, "-c", DRIVER, cluster.address],
+            env=env,
+            check=True,
+            timeout=180,
+            capture_output=True,
         )
         diagnose = [sys.executable, "-m", "rayobs", "diagnose", "--address", cluster.address]
         commands = {
