@@ -105,8 +105,10 @@ def multinode_cluster() -> Iterator[MultiNodeCluster]:
     """Head and two worker nodes on 127.0.0.1; the ``limited`` node in a memory cgroup.
 
     The cgroup is removed on every way out: the fixture's own teardown, an
-    ``atexit`` hook, a SIGTERM turned into an interrupt while it lives, and a
-    sweep of what a killed earlier run left behind.
+    ``atexit`` hook, a SIGTERM turned into an interrupt while it lives (once the
+    head starts, Ray's own SIGTERM handler takes over: it stops the nodes and
+    raises ``SystemExit``, so the teardown still runs), and a sweep of what a
+    killed earlier run left behind.
     """
     from tests import cgroups
     from tests.multinode import CGROUP_LIMIT, MultiNodeCluster

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cgroups import MemoryCgroup
-from tests.harness import REPO, _kill_stragglers, wait_until
+from tests.harness import REPO, _kill_stragglers, free_port, wait_until
 
 CGROUP_LIMIT = 600 * 1024 * 1024
 MONITOR_HEADROOM = 900 * 1024 * 1024
@@ -135,6 +135,7 @@ class MultiNodeCluster:
                     temp_dir=str(temp_dir),
                     include_dashboard=True,
                     dashboard_host="127.0.0.1",
+                    dashboard_port=free_port(),  # never 8265: other clusters may run here
                     node_ip_address="127.0.0.1",
                 )
                 self.nodes["limited"] = self.cluster.add_node(
