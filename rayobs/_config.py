@@ -86,7 +86,16 @@ PYCHARM = Setting(
     "hook) connects out to; empty means never.",
 )
 
-SETTINGS += (FAULTHANDLER, WORKER_CPROFILE_DIR, WORKER_RSS_INTERVAL, PYCHARM)
+OOM_WATCH_INTERVAL = Setting(
+    "RAYOBS_OOM_WATCH_INTERVAL",
+    "0",
+    "Seconds between samples of the worker's memory cgroup oom_kill counter "
+    "(rayobs.hooks.setup_worker); each rise is written with the processes gone to "
+    "rayobs-oom-*.log in the session's logs directory, for rayobs diagnose --session-dir. "
+    "0 means off.",
+)
+
+SETTINGS += (FAULTHANDLER, WORKER_CPROFILE_DIR, WORKER_RSS_INTERVAL, PYCHARM, OOM_WATCH_INTERVAL)
 
 # ---- tracing and the OpenTelemetry backend (rayobs.otel) ----
 

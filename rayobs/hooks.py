@@ -26,6 +26,11 @@ Each worker process then gets:
   daemon thread (off by default).
 - a connection out to a PyCharm debug server at ``RAYOBS_PYCHARM`` (off by default; see
   ``rayobs.debug``).
+- a watch on its memory cgroup's ``oom_kill`` counter every ``RAYOBS_OOM_WATCH_INTERVAL``
+  seconds (off by default): each rise of the counter, with the processes gone at that
+  moment, is written to ``rayobs-oom-*.log`` in the session's logs directory, so
+  ``rayobs diagnose --session-dir`` names a kernel OOM kill after the node is gone.
+  One worker per cgroup samples (a file lock); the others only try the lock.
 
 The hook never raises into the worker: a step that fails is logged once and
 counted in ``rayobs_recording_failures{metric="rayobs.hooks"}``, and the others
@@ -35,6 +40,7 @@ still run. Calling it again in the same process changes nothing.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import faulthandler
 import os
 import sys
@@ -64,6 +70,7 @@ class HookOptions:
     cprofile_dir: str | None = None
     rss_interval: float | None = None
     pycharm: str | None = None
+    oom_watch_interval: float | None = None
 
     def resolved(self) -> HookOptions:
         """Fill every ``None`` from the environment.
@@ -76,6 +83,9 @@ class HookOptions:
             cprofile_dir=_pick(self.cprofile_dir, _config.WORKER_CPROFILE_DIR, _text, ""),
             rss_interval=_pick(self.rss_interval, _config.WORKER_RSS_INTERVAL, _seconds, 0.0),
             pycharm=_pick(self.pycharm, _config.PYCHARM, _text, ""),
+            oom_watch_interval=_pick(
+                self.oom_watch_interval, _config.OOM_WATCH_INTERVAL, _seconds, 0.0
+            ),
         )
 
 
@@ -113,6 +123,8 @@ def setup_worker(options: HookOptions | None = None) -> None:
         _step("rss", lambda: _start_rss_sampler(float(resolved.rss_interval or 0)))
     if resolved.pycharm:
         _step("pycharm", lambda: _attach(resolved.pycharm or ""))
+    if resolved.oom_watch_interval:
+        _step("oom_watch", lambda: _watch_oom(float(resolved.oom_watch_interval or 0)))
     if _config.get(_config.TRACE_EXPORTER).strip() or _config.get(_config.OTEL_METRICS).strip():
         _step("otel", _setup_otel)
 
@@ -130,6 +142,7 @@ def worker_hook(
     cprofile_dir: str | os.PathLike[str] | None = None,
     rss_interval: float | None = None,
     pycharm: str | None = None,
+    oom_watch_interval: float | None = None,
 ) -> Callable[[], None]:
     """A setup hook with explicit options; any option left ``None`` comes from ``RAYOBS_*``.
 
@@ -142,11 +155,14 @@ def worker_hook(
     """
     if rss_interval is not None and rss_interval < 0:
         raise ValueError(f"rss_interval must be >= 0 seconds, got {rss_interval!r}")
+    if oom_watch_interval is not None and oom_watch_interval < 0:
+        raise ValueError(f"oom_watch_interval must be >= 0 seconds, got {oom_watch_interval!r}")
     options = HookOptions(
         faulthandler=faulthandler,
         cprofile_dir=None if cprofile_dir is None else os.fspath(cprofile_dir),
         rss_interval=rss_interval,
         pycharm=pycharm,
+        oom_watch_interval=oom_watch_interval,
     )
 
     def rayobs_worker_hook() -> None:
@@ -274,6 +290,43 @@ def _rss_reader() -> Callable[[], tuple[int, int]]:
         return int(process.memory_info().rss), peak()
 
     return from_psutil
+
+
+def _watch_oom(interval: float) -> None:
+    from rayobs import _oomwatch
+
+    cgroup = _oomwatch.own_memory_cgroup()
+    logs = _session_logs()
+    if cgroup is None or logs is None:
+        raise RuntimeError(
+            "RAYOBS_OOM_WATCH_INTERVAL: "
+            + ("no memory cgroup with an oom_kill counter" if cgroup is None else "")
+            + ("no Ray session logs directory" if logs is None else "")
+        )
+    node = None
+    with contextlib.suppress(Exception):
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+    watcher = _oomwatch.Watcher(cgroup[0], cgroup[1], logs, node)
+    watcher.start(interval)
+    atexit.register(watcher.stop)
+
+
+def _session_logs() -> Path | None:
+    """The logs directory of the Ray session this worker belongs to."""
+    with contextlib.suppress(Exception):
+        from ray._private import worker
+
+        node = worker._global_node
+        if node is not None:
+            return Path(node.get_logs_dir_path())
+    # Ray points a worker's stderr at logs/worker-<id>-<job>-<pid>.err.
+    with contextlib.suppress(OSError):
+        target = Path(os.readlink("/proc/self/fd/2"))
+        if target.name.startswith("worker-"):
+            return target.parent
+    return None
 
 
 def _attach(target: str) -> None:

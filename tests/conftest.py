@@ -7,14 +7,20 @@ use ``prometheus`` are marked ``prometheus`` automatically, so
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tests import requires
 from tests.harness import Prometheus, RayCluster, default_signals, new_token
+
+if TYPE_CHECKING:
+    from tests.multinode import MultiNodeCluster
 
 # However the suite was started (`nohup`, `make test &` in a script), the tests
 # and every process they start see SIGINT and SIGTERM as an interactive run does.
@@ -36,7 +42,7 @@ import pytest  # noqa: E402
 
 import rayobs.testing  # noqa: E402
 
-_RAY_FIXTURES = {"ray_cluster", "ray_driver"}
+_RAY_FIXTURES = {"ray_cluster", "ray_driver", "multinode_cluster"}
 _PROM_FIXTURES = {"prometheus"}
 
 
@@ -92,3 +98,46 @@ def prometheus(ray_cluster: RayCluster) -> Iterator[Prometheus]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def multinode_cluster() -> Iterator[MultiNodeCluster]:
+    """Head and two worker nodes on 127.0.0.1; the ``limited`` node in a memory cgroup.
+
+    The cgroup is removed on every way out: the fixture's own teardown, an
+    ``atexit`` hook, a SIGTERM turned into an interrupt while it lives (once the
+    head starts, Ray's own SIGTERM handler takes over: it stops the nodes and
+    raises ``SystemExit``, so the teardown still runs), and a sweep of what a
+    killed earlier run left behind.
+    """
+    from tests import cgroups
+    from tests.multinode import CGROUP_LIMIT, MultiNodeCluster
+
+    why = cgroups.unusable()
+    if why is not None:
+        requires.missing("a cgroup memory controller writable by this user", why)
+    cgroups.sweep_stale()
+    cgroup = cgroups.MemoryCgroup.create(CGROUP_LIMIT)
+    cluster: list[MultiNodeCluster] = []
+
+    def cleanup() -> None:
+        for item in cluster:
+            item.stop()
+        cluster.clear()
+        cgroup.remove()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    atexit.register(cleanup)
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupted)
+    try:
+        cluster.append(MultiNodeCluster.start(dict(os.environ), cgroup))
+        yield cluster[0]
+    finally:
+        cleanup()
+        atexit.unregister(cleanup)
+        if previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)

@@ -35,12 +35,20 @@ from rayobs.diagnose._render import diagnosis_to_dict, diagnosis_to_text
     "Alone, no cluster is contacted.",
 )
 @click.option("--since", metavar="T", help="Only deaths after T: 30m, 2h, 1d, or 2026-11-23T16:00.")
+@click.option(
+    "--node-evidence/--no-node-evidence",
+    default=True,
+    show_default=True,
+    help="Live: run a short task on each alive node that lost a worker to read its kernel log "
+    "and memory cgroup OOM counters (joins the cluster as a driver for a few seconds).",
+)
 @format_option()
 @timeout_option()
 def diagnose(
     address: str | None,
     session_dir: str | None,
     since: str | None,
+    node_evidence: bool,
     output_format: str,
     timeout: float,
 ) -> None:
@@ -50,6 +58,8 @@ def diagnose(
     python-core-worker-*.log, events/) and, when a cluster is reachable, the
     state API (worker exit types, actor death causes, task error types). Each
     death gets the same verdict as `rayobs exit-code`, with its evidence lines.
+    Live, a worker that vanished is looked up on its node: the kernel log
+    (OOM killer lines naming its pid) and the memory cgroup's oom_kill counter.
     Token authentication follows RAY_AUTH_MODE, RAY_AUTH_TOKEN and RAY_AUTH_TOKEN_PATH.
 
     \b
@@ -66,7 +76,11 @@ def diagnose(
         if live:
             with native_stderr_silenced():
                 report = run_diagnosis(
-                    address=address, session_dir=session_dir, since=since_epoch, timeout=timeout
+                    address=address,
+                    session_dir=session_dir,
+                    since=since_epoch,
+                    timeout=timeout,
+                    node_evidence=node_evidence,
                 )
         else:
             report = run_diagnosis(session_dir=session_dir, since=since_epoch)

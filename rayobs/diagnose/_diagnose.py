@@ -17,9 +17,11 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rayobs.diagnose._classify import classify
 from rayobs.diagnose._collect import EvidenceError
+from rayobs.diagnose._nodedeaths import NodeDeath, lost_workers
 from rayobs.diagnose._observation import Observation, merge
 from rayobs.diagnose._session import read_session
 from rayobs.diagnose._verdict import Verdict
@@ -51,6 +53,7 @@ class Diagnosis:
     session: str
     deaths: tuple[Death, ...]
     sources: tuple[str, ...]
+    nodes: tuple[NodeDeath, ...] = ()  # dead nodes, each with the workers lost with it
 
 
 class NoSourceError(EvidenceError):
@@ -63,6 +66,7 @@ def diagnose(
     session_dir: str | Path | None = None,
     since: float | None = None,
     timeout: float = 8.0,
+    node_evidence: bool = True,
 ) -> Diagnosis:
     """Diagnose a session from its logs, a running cluster, or both.
 
@@ -70,7 +74,10 @@ def diagnose(
     (post-mortem). With ``address``, the state API is read (and the logs too
     when ``session_dir`` is also given). With neither, the local cluster is
     tried, then Ray's latest session (``default_session_dir``). ``since`` drops deaths recorded
-    before that epoch time. Raises ``EvidenceError`` (bad or empty session
+    before that epoch time. With ``node_evidence`` (the default) and a live
+    cluster, each alive node that lost a worker no record explains is asked
+    for its kernel log and memory cgroup counters (``_nodes``): a kernel OOM
+    kill is only written there. Raises ``EvidenceError`` (bad or empty session
     directory, nothing to read) or ``ClusterError`` (no cluster answered, or a bad
     ``address``: a GCS address ``HOST:PORT`` or a dashboard URL).
     """
@@ -78,9 +85,11 @@ def diagnose(
     sources: list[str] = []
     session: str | None = None
     local: list[Observation] = []  # merged after the state API's: its names are fuller
+    dead_nodes: list[NodeDeath] = []
     if session_dir is not None:
         logs = read_session(session_dir)
         local.extend(logs.observations)
+        dead_nodes.extend(logs.node_deaths)
         sources.append(f"logs {logs.logs}")
         session = logs.session
     if address is not None or session_dir is None:
@@ -100,18 +109,67 @@ def diagnose(
                 ) from None
             logs = read_session(fallback)
             observations.extend(logs.observations)
+            dead_nodes.extend(logs.node_deaths)
             sources.append(f"logs {logs.logs} (no cluster answered: {exc})")
             session = logs.session
         else:
             observations.extend(cluster.observations)
+            dead_nodes[:0] = cluster.node_deaths
             sources.append(f"state API {cluster.address}")
             session = session or cluster.session or cluster.address
+            if node_evidence:
+                found, notes = _from_nodes(address, observations + local, timeout)
+                observations.extend(found)
+                sources.extend(notes)
     observations.extend(local)
-    deaths = [_death(item) for item in merge(observations) if item.ended and not item.routine]
+    merged = merge(observations)
+    nodes, lost = lost_workers(_first_per_node(dead_nodes), merged)
+    if lost:
+        merged = merge(merged + lost)
+    deaths = [_death(item) for item in merged if item.ended and not item.routine]
     if since is not None:
         deaths = [d for d in deaths if d.time is None or d.time >= since]
     deaths.sort(key=lambda d: (d.time is None, d.time or 0.0, d.pid or 0))
-    return Diagnosis(session or "unknown", tuple(deaths), tuple(sources))
+    if since is not None:
+        nodes = tuple(n for n in nodes if n.time is None or n.time >= since)
+    return Diagnosis(session or "unknown", tuple(deaths), tuple(sources), nodes)
+
+
+def _first_per_node(nodes: list[NodeDeath]) -> list[NodeDeath]:
+    """One record per dead node: the state API's first, then the logs'."""
+    return list({node.node_id: node for node in reversed(nodes)}.values())[::-1]
+
+
+def _from_nodes(
+    address: str | None, observations: list[Observation], timeout: float
+) -> tuple[list[Observation], list[str]]:
+    """Evidence from the nodes of the unexplained deaths, and one source line per node."""
+    from rayobs._cluster import ClusterUnavailable, gcs_address, parse_address, within
+    from rayobs.diagnose._nodes import (
+        PROBE_BUDGET_S,
+        needs_node_evidence,
+        node_observations,
+        read_nodes,
+    )
+
+    wanted = needs_node_evidence(observations)
+    if not wanted:
+        return [], []
+    named = parse_address(address)
+    if named.client:
+        return [], ["nodes: not asked (a Ray Client address cannot pin tasks to nodes)"]
+    budget = max(timeout, PROBE_BUDGET_S)
+    deadline = time.monotonic() + budget + timeout
+
+    def probe() -> list[Any]:
+        gcs = gcs_address(named, time.monotonic() + timeout)
+        return read_nodes(gcs, wanted, budget)
+
+    try:
+        reports = within(deadline, "the nodes did not answer", probe, named.where)
+    except ClusterUnavailable as exc:
+        return [], [f"nodes: no evidence ({exc})"]
+    return node_observations(wanted, reports), [report.note() for report in reports]
 
 
 def _death(item: Observation) -> Death:

@@ -25,6 +25,8 @@ _OOM_SUMMARY = {
     "low on memory",
     (FindingKind.OOM_RAY, False): "Ray's memory monitor killed workers on this node; the log "
     "does not name this one",
+    (FindingKind.OOM_CGROUP, True): "the memory cgroup's OOM killer fired as this "
+    "process{pid} vanished: its oom_kill counter rose and this process was the one gone",
     (FindingKind.OOM_CGROUP, False): "the cgroup's OOM killer fired (memory limit reached); "
     "the counter does not say which process it killed",
 }

@@ -55,6 +55,16 @@ def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
         "session": diagnosis.session,
         "sources": list(diagnosis.sources),
         "deaths": [_death_to_dict(death) for death in diagnosis.deaths],
+        "dead_nodes": [
+            {
+                "node": node.node_id,
+                "time": _iso(node.time),
+                "how": node.how,
+                "evidence": {"source": node.evidence.source, "line": node.evidence.line},
+                "lost": [{"pid": p, "worker_id": w, "name": n} for p, w, n in node.lost],
+            }
+            for node in diagnosis.nodes
+        ],
     }
 
 
@@ -85,6 +95,16 @@ def diagnosis_to_text(diagnosis: Diagnosis, *, max_evidence: int = 3) -> str:
         f"session {diagnosis.session}: {count} dead worker{'s' if count != 1 else ''}",
         *(f"  from {source}" for source in diagnosis.sources),
     ]
+    for node in diagnosis.nodes:
+        lost = ", ".join(f"pid {p}" + (f" ({n})" if n else "") for p, _w, n in node.lost)
+        lines.extend(
+            [
+                "",
+                f"node {node.node_id[:12]} died {_iso(node.time) or ''}: {node.how}".rstrip(),
+                f"  lost with it: {lost or 'no worker known'}",
+                f"    {node.evidence.source}: {_short(node.evidence.line)}",
+            ]
+        )
     for death in diagnosis.deaths:
         verdict = death.verdict
         who = "  ".join(

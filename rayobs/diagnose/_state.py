@@ -32,6 +32,7 @@ from rayobs._cluster import (
     within,
 )
 from rayobs.diagnose._evidence import Finding, FindingKind
+from rayobs.diagnose._nodedeaths import NodeDeath, state_node_deaths
 from rayobs.diagnose._observation import Observation, merge
 from rayobs.diagnose._raymsgs import crash_trace_finding
 from rayobs.diagnose._records import (
@@ -55,6 +56,7 @@ class ClusterState:
     address: str  # the API server URL that answered
     session: str | None  # the session name, when the dashboard reports it
     observations: tuple[Observation, ...]
+    node_deaths: tuple[NodeDeath, ...] = ()
 
 
 def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
@@ -87,7 +89,16 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
         observations = list(_observations(ray_state, url, remaining))
         observations.extend(_node_deaths(ray_state, url, observations, remaining))
         observations.extend(_crash_traces(ray_state, named, observations, remaining))
-        return ClusterState(url, session, tuple(observations))
+        nodes = ray_state.list_nodes(
+            address=url,
+            filters=[("state", "=", "DEAD")],
+            detail=True,
+            limit=LIMIT,
+            timeout=remaining,
+            raise_on_missing_output=False,
+        )
+        dead = state_node_deaths([as_mapping(n) for n in nodes], "state-api")
+        return ClusterState(url, session, tuple(observations), tuple(dead))
 
     return within(
         time.monotonic() + max(timeout, LIST_BUDGET_S),
