@@ -28,6 +28,13 @@ BUDGETED = rayobs.Counter(
 
 
 @ray.remote
+@rayobs.instrument(tags={"app": "dash_proof", "component": "ingest"})
+def ingest(batch: int) -> int:
+    """A call tagged with a component, as a Serve deployment or a Hamilton dataflow tags theirs."""
+    return batch * 2
+
+
+@ray.remote
 class Recorder:
     """Records into every handle; lives as long as the test needs its gauge exported."""
 

@@ -75,6 +75,9 @@ def workload(ray_driver: RayCluster) -> Any:
     recorder: Any = app.Recorder.remote()  # type: ignore[attr-defined]
     ray.get(recorder.misuse.remote(), timeout=60)
     refs = [recorder.round.remote(i) for i in range(30)]
+    assert ray.get([app.ingest.remote(i) for i in range(6)], timeout=60) == [  # type: ignore[attr-defined]
+        2 * i for i in range(6)
+    ]
     traffic = drive(8.0)
     ray.get(refs, timeout=60)
     yield expected, actors, recorder, traffic  # alive while checked: their gauges stay exported
