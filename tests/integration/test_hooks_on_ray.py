@@ -58,14 +58,25 @@ DRIVER = """
 
     @ray.remote(max_retries=0)
     def rayobs_segfault_TAG():
+        # Not dumpable: no core file to write (a machine whose core_pattern pipes
+        # to a slow or absent helper would keep the dying worker, and this test, waiting).
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
         ctypes.string_at(0)
 
+    def stage(name):  # where the driver got to, should the test time out
+        print("RAYOBS-STAGE", name, flush=True)
+
+    stage("connected")
     sampler = Sampler.remote()
-    worker_id, pid = ray.get(sampler.identity.remote())
-    ray.get(sampler.crunch.remote())
+    worker_id, pid = ray.get(sampler.identity.remote(), timeout=120)
+    stage("actor up")
+    ray.get(sampler.crunch.remote(), timeout=120)
+    stage("crunched")
     try:
-        ray.get(rayobs_segfault_TAG.remote())
+        ray.get(rayobs_segfault_TAG.remote(), timeout=120)
         crashed = None
+    except ray.exceptions.GetTimeoutError:
+        raise
     except Exception as exc:
         crashed = type(exc).__name__
     info = {"worker_id": worker_id, "pid": pid, "crashed": crashed}
@@ -86,26 +97,56 @@ def hooked_job(
     ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HookedJob]:
     cprofile_dir = tmp_path_factory.mktemp("worker-profiles")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(DRIVER), ray_cluster.address, str(cprofile_dir)],
-        env=ray_cluster.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # Ray may print its own lines first
+    out_path = cprofile_dir.parent / f"hooked-driver-{TAG}.out"
+    err_path = cprofile_dir.parent / f"hooked-driver-{TAG}.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(DRIVER), ray_cluster.address, str(cprofile_dir)],
+            env=ray_cluster.env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+
+    def info_line() -> str | None:
+        for line in out_path.read_text().splitlines():  # Ray may print its own lines first
             if line.startswith("RAYOBS-INFO "):
-                break
-        else:
-            raise AssertionError(f"the driver failed: {proc.communicate(timeout=30)[1][-3000:]}")
+                return line
+        if proc.poll() is not None:
+            raise AssertionError(f"the driver exited {proc.returncode}")
+        return None
+
+    try:
+        try:
+            line = wait_until(info_line, 240, "the hooked driver", interval=0.5)
+        except (TimeoutError, AssertionError) as exc:
+            stages = [ln for ln in out_path.read_text().splitlines() if "RAYOBS-STAGE" in ln]
+            status = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "ray"),
+                    "status",
+                    "--address",
+                    ray_cluster.address,
+                ],
+                env=ray_cluster.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            raise AssertionError(
+                f"{exc}; stages reached: {stages}; driver stderr: {err_path.read_text()[-3000:]}; "
+                f"ray status: {status.stdout[-2000:]}"
+            ) from None
         info = json.loads(line.removeprefix("RAYOBS-INFO "))
         yield HookedJob(info, cprofile_dir, ray_cluster.session_dir)
     finally:
         if proc.poll() is None:
-            proc.communicate(input="", timeout=60)  # EOF on stdin: the driver exits
+            try:
+                proc.communicate(input="", timeout=60)  # EOF on stdin: the driver exits
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def test_segfault_leaves_every_threads_traceback_in_the_worker_log(hooked_job: HookedJob) -> None:
