@@ -19,7 +19,7 @@ import ray
 
 import rayobs
 from tests import requires
-from tests.harness import Prometheus, RayCluster, wait_until
+from tests.harness import Prometheus, RayCluster, http_get, wait_until
 
 RAYOBS = str(Path(sys.executable).parent / "rayobs")
 METHOD = "TopShop.buy"
@@ -115,6 +115,9 @@ def test_once_json_agrees_with_the_workload_and_promql(
 @pytest.mark.parametrize("form", ["gcs", "dashboard"])
 def test_address_discovers_the_node_endpoint(ray_driver: RayCluster, form: str) -> None:
     ray.get(probe.remote(1), timeout=60)
+    # A node counts once its endpoint shows Ray's resource gauges; the agent can
+    # drop them for a moment between two raylet reports on a loaded machine.
+    wait_until(lambda: "\nray_resources{" in http_get(ray_driver.metrics_url), 30, "ray_resources")
     address = ray_driver.address if form == "gcs" else ray_driver.dashboard_url
     out = subprocess.run(
         [RAYOBS, "top", "--address", address, "--once", "--interval", "1",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
-
-import pytest
 
 from rayobs import _oomwatch
 from rayobs.diagnose import diagnose
@@ -101,13 +102,22 @@ def test_several_gone_for_one_kill_is_only_likely(tmp_path: Path) -> None:
 
 
 def test_the_hook_outside_a_ray_worker_reports_and_carries_on() -> None:
-    from rayobs import hooks
-    from rayobs.metrics import _failures
+    # A fresh interpreter: the test process may be a Ray driver by now (the
+    # session's cluster), and there the watch has a session to write into.
+    code = textwrap.dedent(
+        """
+        import json, pytest
+        from rayobs import hooks
+        from rayobs.metrics import _failures
 
-    hooks._reset_for_tests()
-    with pytest.raises(ValueError, match="oom_watch_interval"):
-        hooks.worker_hook(oom_watch_interval=-1)
-    hooks.setup_worker(hooks.HookOptions(faulthandler=False, oom_watch_interval=0.1))  # no raise
-    failures = _failures.recording_failures()
+        with pytest.raises(ValueError, match="oom_watch_interval"):
+            hooks.worker_hook(oom_watch_interval=-1)
+        hooks.setup_worker(hooks.HookOptions(faulthandler=False, oom_watch_interval=0.1))
+        print(json.dumps([list(key) for key in _failures.recording_failures()]))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    failures = json.loads(out.stdout.splitlines()[-1])
     assert any(key[0] == "rayobs.hooks" and "oom_watch" in key for key in failures), failures
-    hooks._reset_for_tests()
