@@ -17,17 +17,17 @@ def prepare_ray_environment() -> None:
 
 
 @contextmanager
-def local_ray(num_cpus: int) -> Iterator[Any]:
+def local_ray(num_cpus: int, **options: Any) -> Iterator[Any]:
     """The ``ray`` module, connected: to the Ray this process already runs, else a fresh one.
 
-    A Ray started here is shut down on the way out.
+    ``options`` go to ``ray.init`` for a fresh one, which is shut down on the way out.
     """
     prepare_ray_environment()
     import ray
 
     own = not ray.is_initialized()
     if own:
-        init_local(num_cpus)
+        init_local(num_cpus, **options)
     try:
         yield ray
     finally:

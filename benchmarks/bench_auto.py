@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 try:
-    from benchmarks._env import prepare_ray_environment
+    from benchmarks._env import local_ray, prepare_ray_environment
     from benchmarks._timing import per_call_ns
 except ImportError:  # run as a script
-    from _env import prepare_ray_environment  # type: ignore[no-redef]
+    from _env import local_ray, prepare_ray_environment  # type: ignore[no-redef]
     from _timing import per_call_ns  # type: ignore[no-redef]
 
 NUMBER = 20_000
@@ -96,22 +96,8 @@ def _on_ray(ray: Any, rounds: int = 12, n: int = 1000) -> dict[str, float]:
 def main() -> None:
     prepare_ray_environment()
     t = _in_process()
-    import ray
-
-    own = not ray.is_initialized()
-    if own:
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level="ERROR",
-        )
-    try:
+    with local_ray(2) as ray:
         tasks = _on_ray(ray)
-    finally:
-        if own:
-            ray.shutdown()
 
     decorator, auto = t["decorator"] - t["bare"], t["auto"] - t["bare"]
     verdict = "ok" if auto / decorator <= TARGET else "MISS"

@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 try:
-    from benchmarks._env import prepare_ray_environment
+    from benchmarks._env import local_ray, prepare_ray_environment
 except ImportError:  # run as a script
-    from _env import prepare_ray_environment  # type: ignore[no-redef]
+    from _env import local_ray, prepare_ray_environment  # type: ignore[no-redef]
 
 ROWS, BLOCKS, BATCH = 4_000, 20, 4  # 1,000 batches
 ROUNDS = 6
@@ -70,29 +70,17 @@ def main() -> None:
 
     import rayobs
 
-    own = not ray.is_initialized()
-    if own:
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level="ERROR",
-        )
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    context.enable_auto_log_stats = False
-    try:
+    with local_ray(2):
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        context.enable_auto_log_stats = False
         tasks = _compare(ray, add_one, rayobs.instrument(add_one, name="bench_data_task"))
         pool = ray.data.ActorPoolStrategy(size=1)
         instrumented_class = rayobs.instrument(
             type("AddOne", (AddOne,), {}), name="bench_data_actor"
         )
         actors = _compare(ray, AddOne, instrumented_class, compute=pool)
-    finally:
-        if own:
-            ray.shutdown()
 
     print(f"Ray Data map_batches, 1,000 batches of {BATCH} rows ({ROUNDS} ABBA rounds, medians)")
     for name, r in (("function, tasks", tasks), ("class, 1 actor", actors)):

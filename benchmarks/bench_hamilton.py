@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 try:
-    from benchmarks._env import prepare_ray_environment
+    from benchmarks._env import local_ray, prepare_ray_environment
 except ImportError:  # run as a script
-    from _env import prepare_ray_environment  # type: ignore[no-redef]
+    from _env import local_ray, prepare_ray_environment  # type: ignore[no-redef]
 
 ROUNDS = 15
 REPO = Path(__file__).resolve().parent.parent
@@ -38,24 +38,13 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
     )
-    import ray
     from hamilton import base, driver
     from hamilton.plugins import h_ray
 
     from benchmarks import _hamilton_dag
     from rayobs.hamilton import NodeMetrics
 
-    own = not ray.is_initialized()
-    if own:
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level="ERROR",
-            log_to_driver=False,
-        )
-    try:
+    with local_ray(2, log_to_driver=False):
 
         def build(*extra: object) -> object:
             return (
@@ -77,9 +66,6 @@ def main() -> None:
                 measured[key] = _execute_seconds(dr)
                 samples[key].append(measured[key])
             ratios.append(measured["rayobs"] / measured["bare"])
-    finally:
-        if own:
-            ray.shutdown()
     bare_s, inst_s = (statistics.median(samples[k]) for k in ("bare", "rayobs"))
     ratio = statistics.median(ratios)
     verdict = "ok" if ratio <= 1.05 else "MISS"

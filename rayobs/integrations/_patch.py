@@ -17,7 +17,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
+
+from rayobs.integrations import _imports
 
 logger = logging.getLogger("rayobs")
 
@@ -72,3 +75,48 @@ class Patches:
 
     def __bool__(self) -> bool:
         return bool(self._applied)
+
+
+class PatchedOnImport:
+    """Patches applied once ``module`` is imported, for as long as they are switched on.
+
+    ``apply(module, patches)`` runs under the lock, once per switch-on: at once
+    when the module is already imported, else at its import. Switching off
+    undoes every patch. Safe from any thread; switching twice does nothing.
+    """
+
+    def __init__(self, module: str, apply: Callable[[ModuleType, Patches], None]) -> None:
+        self._module = module
+        self._apply = apply
+        self._patches = Patches()
+        self._lock = threading.Lock()
+        self._on = False
+        self._hook = self._patch  # one object: the import hook is forgotten by identity
+
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    def switch_on(self) -> bool:
+        """Patch from now on; False when it already was on."""
+        with self._lock:
+            if self._on:
+                return False
+            self._on = True
+        _imports.when_imported(self._module, self._hook)
+        return True
+
+    def switch_off(self) -> bool:
+        """Undo every patch; False when it already was off."""
+        with self._lock:
+            if not self._on:
+                return False
+            self._on = False
+            self._patches.undo()
+        _imports.forget(self._hook)
+        return True
+
+    def _patch(self, module: ModuleType) -> None:
+        with self._lock:
+            if self._on and not self._patches:
+                self._apply(module, self._patches)

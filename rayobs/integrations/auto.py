@@ -22,15 +22,14 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from rayobs import _callshape, _config
-from rayobs.integrations import _imports, data
-from rayobs.integrations._patch import Patches
+from rayobs.integrations import data
+from rayobs.integrations._patch import PatchedOnImport, Patches
 from rayobs.integrations._user_code import (
     instrument_user_code,
     is_skipped,
@@ -66,10 +65,6 @@ _HANDED_ON = (
 )
 _RESERVED_HOOK_ENV = "__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR"  # Ray 2.60's name
 
-_lock = threading.Lock()
-_patches = Patches()
-_on = False
-
 
 def instrument() -> None:
     """Instrument every remote function and actor class user code defines from now on.
@@ -82,30 +77,19 @@ def instrument() -> None:
     True
     >>> rayobs.auto.uninstrument()
     """
-    global _on
-    with _lock:
-        if _on:
-            return
-        _on = True
-    _imports.when_imported("ray", _patch_ray)
-    data.instrument()
+    if _switch.switch_on():
+        data.instrument()
 
 
 def uninstrument() -> None:
     """Remove every patch (safe to call again). What was instrumented stays instrumented."""
-    global _on
-    with _lock:
-        if not _on:
-            return
-        _on = False
-        _patches.undo()
-    _imports.forget(_patch_ray)
-    data.uninstrument()
+    if _switch.switch_off():
+        data.uninstrument()
 
 
 def is_instrumented() -> bool:
     """True between :func:`instrument` and :func:`uninstrument`."""
-    return _on
+    return _switch.on
 
 
 def instrument_from_env() -> bool:
@@ -158,24 +142,24 @@ def environment(
     return env
 
 
-def _patch_ray(ray: ModuleType) -> None:
+def _patch_ray(ray: ModuleType, patches: Patches) -> None:
     from ray._private import worker
 
     from rayobs.integrations import _pickling
 
-    patches: tuple[tuple[str, Callable[[], None]], ...] = (
-        ("remote", lambda: _patches.replace(worker, "_make_remote", _instrumenting_make_remote)),
-        ("workers", lambda: _patches.replace(worker, "_maybe_modify_runtime_env", _handing_on)),
-        ("serialization notes", lambda: _pickling.install(_patches)),
+    steps: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("remote", lambda: patches.replace(worker, "_make_remote", _instrumenting_make_remote)),
+        ("workers", lambda: patches.replace(worker, "_maybe_modify_runtime_env", _handing_on)),
+        ("serialization notes", lambda: _pickling.install(patches)),
     )
-    with _lock:
-        if not _on or _patches:
-            return
-        for what, apply in patches:  # one that Ray no longer allows leaves the others on
-            try:
-                apply()
-            except Exception as exc:
-                _failures.report("rayobs.auto", f"patch {what}", exc)
+    for what, apply in steps:  # one that Ray no longer allows leaves the others on
+        try:
+            apply()
+        except Exception as exc:
+            _failures.report("rayobs.auto", f"patch {what}", exc)
+
+
+_switch = PatchedOnImport("ray", _patch_ray)
 
 
 def _instrumenting_make_remote(original: Any) -> Any:

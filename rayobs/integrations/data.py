@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 from types import ModuleType
 from typing import Any
 
 from rayobs import _callshape
-from rayobs.integrations import _imports
-from rayobs.integrations._patch import Patches
+from rayobs.integrations._patch import PatchedOnImport, Patches
 from rayobs.integrations._user_code import instrument_user_code
 from rayobs.metrics import _failures
 
@@ -32,47 +30,31 @@ __all__ = ["TRANSFORMS", "instrument", "is_instrumented", "uninstrument"]
 
 TRANSFORMS = ("map", "map_batches", "flat_map", "filter")
 
-_lock = threading.Lock()
-_patches = Patches()
-_on = False
+
+def _patch(module: ModuleType, patches: Patches) -> None:
+    for name in TRANSFORMS:  # one that Ray Data no longer has leaves the others on
+        try:
+            patches.replace(module.Dataset, name, _instrumenting)
+        except AttributeError as exc:
+            _failures.report("rayobs.auto", f"patch Dataset.{name}", exc)
+
+
+_switch = PatchedOnImport("ray.data", _patch)
 
 
 def instrument() -> None:
     """Instrument the functions given to Ray Data's transforms from now on (idempotent)."""
-    global _on
-    with _lock:
-        if _on:
-            return
-        _on = True
-    _imports.when_imported("ray.data", _patch)
+    _switch.switch_on()
 
 
 def uninstrument() -> None:
     """Give Ray Data its own methods back (idempotent). UDFs already instrumented stay so."""
-    global _on
-    with _lock:
-        if not _on:
-            return
-        _on = False
-        _patches.undo()
-    _imports.forget(_patch)
+    _switch.switch_off()
 
 
 def is_instrumented() -> bool:
     """True between ``instrument()`` and ``uninstrument()``."""
-    return _on
-
-
-def _patch(module: ModuleType) -> None:
-    dataset = module.Dataset
-    with _lock:
-        if not _on or _patches:
-            return
-        for name in TRANSFORMS:  # one that Ray Data no longer has leaves the others on
-            try:
-                _patches.replace(dataset, name, _instrumenting)
-            except AttributeError as exc:
-                _failures.report("rayobs.auto", f"patch Dataset.{name}", exc)
+    return _switch.on
 
 
 def _instrumenting(original: Any) -> Any:
