@@ -21,7 +21,7 @@ raises is swallowed and the source counts as having nothing to say.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 logger = logging.getLogger("rayobs")
@@ -72,27 +72,26 @@ def adapt(target: Any, options: Any) -> Any:
 
 def context_tags() -> dict[str, str]:
     """Tags from the process's surroundings; the first source that answers wins."""
-    for source in tag_sources:
-        try:
-            found = source()
-        except Exception as exc:
-            logger.debug("rayobs: tag source %r failed: %s", source, exc)
-            continue
-        if found:
-            return dict(found)
-    return {}
+    found = _first_answer(tag_sources, "tag")
+    return dict(found) if found else {}
 
 
 def incoming_carrier() -> dict[str, str] | None:
     """The W3C context the current call arrived with, if a source knows one."""
-    for source in carrier_sources:
+    return _first_answer(carrier_sources, "carrier")
+
+
+def _first_answer(
+    sources: Sequence[Callable[[], Mapping[str, str] | None]], what: str
+) -> dict[str, str] | None:
+    for source in sources:
         try:
             found = source()
         except Exception as exc:
-            logger.debug("rayobs: carrier source %r failed: %s", source, exc)
+            logger.debug("rayobs: %s source %r failed: %s", what, source, exc)
             continue
         if found:
-            return found
+            return dict(found)
     return None
 
 

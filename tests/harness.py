@@ -61,6 +61,21 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
     )
 
 
+def diagnose_json(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``rayobs diagnose --format json ARGS`` in a fresh interpreter; its exit code must be 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rayobs", "diagnose", "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
 def http_get(url: str, timeout: float = 5.0) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import diagnose_json as diagnose
 from tests.harness import http_get, wait_until
 from tests.multinode import MultiNodeCluster
 
@@ -40,20 +41,6 @@ POST_MORTEM = {
     "sigterm": ("terminated", "certain"),
     "node_death": ("killed", "certain"),
 }
-
-
-def diagnose(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "rayobs", "diagnose", "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 @pytest.fixture(scope="module")

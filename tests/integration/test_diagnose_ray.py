@@ -10,7 +10,6 @@ Ray's memory monitor gets a small cluster of its own, started with a low
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.harness import RayCluster, wait_until
+from tests.harness import diagnose_json as diagnose
 
 pytestmark = pytest.mark.ray
 
@@ -47,20 +47,6 @@ EXPECTED = {
 
 def _name(scenario: str) -> str:
     return f"rayobs_{scenario}_{TAG}"
-
-
-def diagnose(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "rayobs", "diagnose", "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 def _by_scenario(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
