@@ -7,6 +7,7 @@ directory, wherever the checkout is: a test file under ``~/rayobs/tests`` or
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -43,3 +44,15 @@ def in_package(filename: str) -> bool:
     if filename.startswith("<"):  # <string>, <frozen runpy>: no file
         return False
     return Path(filename).resolve().is_relative_to(PACKAGE_DIR)
+
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line \d+')
+
+
+def rayobs_files_in(text: str) -> list[str]:
+    """The files of rayobs among the frames of a traceback printed as ``text``.
+
+    >>> rayobs_files_in('  File "/somewhere/rayobs/tests/app.py", line 3, in f')
+    []
+    """
+    return [name for name in _FILE_LINE.findall(text) if in_package(name)]

@@ -17,6 +17,7 @@ import pytest
 
 from tests import requires
 from tests.harness import run_private
+from tests.tracebacks import rayobs_files_in
 
 pytestmark = [pytest.mark.ray, pytest.mark.prometheus]  # a Ray and a Prometheus of its own
 
@@ -44,7 +45,8 @@ def test_results_exceptions_and_tracebacks_are_unchanged(run: dict[str, Any]) ->
     assert handles[3] == ["ok", [0, 1, 2]]
     kind, text = handles[4]
     assert kind == "RayTaskError(ValueError)" and text.rstrip().endswith("cannot scale -2")
-    assert "rayobs" not in text  # the replica's traceback shows only the user's frames
+    assert rayobs_files_in(text) == []  # the replica's traceback shows only the user's frames
+    assert "_serve_apps.py" in text
 
 
 def test_calls_per_application_deployment_and_method(run: dict[str, Any]) -> None:
