@@ -17,7 +17,7 @@ the records into observations.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,17 +87,12 @@ def read_cluster(address: str | None, *, timeout: float = 8.0) -> ClusterState:
     def query() -> ClusterState:
         session = _session_name(ray_state, url)
         observations = list(_observations(ray_state, url, remaining))
-        observations.extend(_node_deaths(ray_state, url, observations, remaining))
+        dead_nodes = _dead_nodes(ray_state, url, remaining)
+        if any(node_unexplained(item) for item in observations):
+            # How their node died, for the deaths whose own record only says that it did.
+            observations.extend(node_death_observations(observations, dead_nodes))
         observations.extend(_crash_traces(ray_state, named, observations, remaining))
-        nodes = ray_state.list_nodes(
-            address=url,
-            filters=[("state", "=", "DEAD")],
-            detail=True,
-            limit=LIMIT,
-            timeout=remaining,
-            raise_on_missing_output=False,
-        )
-        dead = state_node_deaths([as_mapping(n) for n in nodes], "state-api")
+        dead = state_node_deaths(dead_nodes, "state-api")
         return ClusterState(url, session, tuple(observations), tuple(dead))
 
     return within(
@@ -152,12 +147,8 @@ def _observations(ray_state: Any, url: str, timeout: int) -> Iterator[Observatio
             yield task_observation(as_mapping(item))
 
 
-def _node_deaths(
-    ray_state: Any, url: str, observations: list[Observation], timeout: int
-) -> Iterator[Observation]:
-    """How their node died, for the deaths whose own record only says that it did."""
-    if not any(node_unexplained(item) for item in observations):
-        return
+def _dead_nodes(ray_state: Any, url: str, timeout: int) -> list[Mapping[str, Any]]:
+    """The state API's records of the dead nodes (asked once per diagnosis)."""
     nodes = ray_state.list_nodes(
         address=url,
         filters=[("state", "=", "DEAD")],
@@ -166,7 +157,7 @@ def _node_deaths(
         timeout=timeout,
         raise_on_missing_output=False,
     )
-    yield from node_death_observations(observations, [as_mapping(n) for n in nodes])
+    return [as_mapping(n) for n in nodes]
 
 
 _DECISIVE = frozenset(
