@@ -297,12 +297,16 @@ def _watch_oom(interval: float) -> None:
 
     cgroup = _oomwatch.own_memory_cgroup()
     logs = _session_logs()
-    if cgroup is None or logs is None:
-        raise RuntimeError(
-            "RAYOBS_OOM_WATCH_INTERVAL: "
-            + ("no memory cgroup with an oom_kill counter" if cgroup is None else "")
-            + ("no Ray session logs directory" if logs is None else "")
+    missing = [
+        what
+        for what, found in (
+            ("no memory cgroup with an oom_kill counter", cgroup),
+            ("no Ray session logs directory", logs),
         )
+        if found is None
+    ]
+    if cgroup is None or logs is None:
+        raise RuntimeError(f"RAYOBS_OOM_WATCH_INTERVAL: {'; '.join(missing)}")
     node = None
     with contextlib.suppress(Exception):
         import ray
