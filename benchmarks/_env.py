@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,13 @@ from typing import Any
 from rayobs.demo._local_ray import init_local, prepare_environment
 
 
+@functools.cache
 def prepare_ray_environment() -> None:
-    """Loopback only, and a throwaway auth token: a benchmark never writes ``~/.ray``."""
+    """Loopback only, and a throwaway auth token: a benchmark never writes ``~/.ray``.
+
+    Once per process: a benchmark that prepares before importing Ray and then
+    starts it through :func:`local_ray` gets one temporary directory, not two.
+    """
     prepare_environment(Path(tempfile.mkdtemp(prefix="rayobs-bench-", dir="/tmp")))
 
 
