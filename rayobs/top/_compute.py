@@ -27,12 +27,13 @@ from rayobs.top._expo import (
     TASKS,
     WORKER_FAILURES,
 )
-from rayobs.top._math import counter_increase, histogram_quantile
+from rayobs.top._math import histogram_quantile, increase
 from rayobs.top._model import (
     ClusterLine,
     EndpointStatus,
     FunctionKey,
     FunctionStats,
+    Labels,
     Sample,
     Scrape,
     TopSnapshot,
@@ -55,6 +56,68 @@ def function_key(sample: Sample) -> FunctionKey:
     return FunctionKey(
         sample.label("kind"), sample.label("name"), sample.label("app"), sample.label("component")
     )
+
+
+@dataclass(frozen=True)
+class _Series:
+    """What a frame reads from one series' labels."""
+
+    key: FunctionKey
+    outcome: str
+    exception: str
+    bound: float | None  # a duration bucket's ``le``
+
+
+_SERIES_KEPT = 100_000  # series remembered between frames; more and the memory starts over
+_series_of: dict[str | tuple[str, Labels], _Series] = {}
+_keys: dict[FunctionKey, FunctionKey] = {}
+
+
+def _identity(sample: Sample) -> str | tuple[str, Labels]:
+    return sample.series or (sample.name, sample.labels)
+
+
+class _Earlier:
+    """An endpoint's counters in its previous scrape, found as written, else by labels.
+
+    The text an endpoint writes for a series is the same every time, and is
+    found without reading labels; a series written differently (its labels in
+    another order) is still the same series, as Prometheus identifies it.
+    """
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        self._samples = samples
+        self._as_written = {_identity(s): s.value for s in samples if s.name in _COUNTERS}
+        self._by_labels: dict[tuple[str, Labels], float] | None = None
+
+    def value(self, sample: Sample) -> float:
+        """The counter's earlier value; 0 for a series new since then."""
+        value = self._as_written.get(_identity(sample))
+        if value is not None:
+            return value
+        if self._by_labels is None:  # a series new since then, or written differently
+            self._by_labels = {
+                (s.name, s.labels): s.value for s in self._samples if s.name in _COUNTERS
+            }
+        return self._by_labels.get((sample.name, sample.labels), 0.0)
+
+
+def _series(sample: Sample) -> _Series:
+    """The labels read once per series: the same series comes back every refresh."""
+    identity = _identity(sample)
+    series = _series_of.get(identity)
+    if series is None:
+        if len(_series_of) >= _SERIES_KEPT:
+            _series_of.clear()
+            _keys.clear()
+        key = function_key(sample)
+        series = _series_of[identity] = _Series(
+            _keys.setdefault(key, key),  # one object per row: found by identity
+            sample.label("outcome"),
+            sample.label("exception"),
+            _bound(sample.label("le")),
+        )
+    return series
 
 
 @dataclass
@@ -87,37 +150,42 @@ def compute(
     for scrape in scrapes:
         if scrape.error is not None:
             continue
-        for sample in scrape.samples:
-            if sample.name == IN_FLIGHT:
-                totals[function_key(sample)].in_flight += sample.value
-            elif sample.name == CALLS_TOTAL:
-                totals[function_key(sample)]  # known, even before its first window
         earlier = before.get(scrape.source)
         elapsed = scrape.at - earlier.at if earlier is not None else 0.0
-        if earlier is None or elapsed <= 0:
-            continue
-        windows.append(elapsed)
-        then = {(s.name, s.labels): s.value for s in earlier.samples}
-        for sample in scrape.samples:
-            if sample.name not in _COUNTERS:
+        then = None
+        if earlier is not None and elapsed > 0:
+            windows.append(elapsed)
+            then = _Earlier(earlier.samples)
+        for sample in scrape.samples:  # one pass: a page holds ~10,000 samples
+            name = sample.name
+            if name == IN_FLIGHT:
+                totals[_series(sample).key].in_flight += sample.value
                 continue
-            grew = counter_increase([then.get((sample.name, sample.labels), 0.0), sample.value])
-            if sample.name == WORKER_FAILURES:
+            if name == CALLS_TOTAL:
+                totals[_series(sample).key]  # known, even before its first window
+            if then is None or name not in _COUNTERS:
+                continue
+            grew = increase(then.value(sample), sample.value)
+            if name == WORKER_FAILURES:
                 deaths += grew
-            elif sample.name == OOM_KILLS:
+            elif name == OOM_KILLS:
                 ooms += grew
-            elif sample.name == CALLS_TOTAL:
-                row = totals[function_key(sample)]
-                row.calls += grew
-                row.calls_per_s += grew / elapsed
-                if sample.label("outcome") == "error":
-                    row.errors += grew
-            elif sample.name == ERRORS_TOTAL:
-                totals[function_key(sample)].exceptions[sample.label("exception")] += grew
-            else:  # a duration bucket: rates summed by le, as sum by (le) (rate(...)) does
-                bound = _bound(sample.label("le"))
-                if bound is not None:
-                    totals[function_key(sample)].bucket_rates[bound] += grew / elapsed
+            elif name == CALLS_TOTAL:
+                if grew:
+                    series = _series(sample)
+                    row = totals[series.key]
+                    row.calls += grew
+                    row.calls_per_s += grew / elapsed
+                    if series.outcome == "error":
+                        row.errors += grew
+            elif name == ERRORS_TOTAL:
+                if grew:
+                    series = _series(sample)
+                    totals[series.key].exceptions[series.exception] += grew
+            else:  # a bucket, empty ones too (they move quantiles): as sum by (le) (rate(...))
+                series = _series(sample)
+                if series.bound is not None:
+                    totals[series.key].bucket_rates[series.bound] += grew / elapsed
     rows = tuple(_stats(key, row) for key, row in totals.items())
     return TopSnapshot(
         window_s=sum(windows) / len(windows) if windows else 0.0,

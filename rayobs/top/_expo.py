@@ -5,14 +5,13 @@ many instrumented functions serves ~10,000 of them, and prometheus_client's
 text parser takes ~0.1 ms a line: the wanted lines are found and read by
 regular expressions over the whole page instead (as Ray's agent writes them:
 ``name{labels} value``), and a line whose label values hold escapes is
-handed to prometheus_client's parser.
+handed to prometheus_client's parser. Labels are read when first used, and
+once per series (see ``Sample``).
 """
 
 from __future__ import annotations
 
 import re
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from rayobs.metrics._catalog import CALL_DURATION, CALL_ERRORS, CALLS, CALLS_IN_FLIGHT
 from rayobs.top._model import Sample
@@ -45,26 +44,17 @@ WANTED = frozenset(
 )
 
 
-def _wanted(line: str) -> bool:
-    if not line or line[0] == "#":
-        return False
-    end = len(line)
-    for stop in ("{", " "):
-        at = line.find(stop)
-        if 0 <= at < end:
-            end = at
-    return line[:end] in WANTED
-
-
 _NAMES = "|".join(sorted(WANTED, key=len, reverse=True))
-# one pass over the whole page, in C: the lines of the wanted series only
+# one pass over the whole page, in C: the lines of the wanted series only, as
+# (series, name, labels, value)
 _LINE = re.compile(
-    rf"^({_NAMES})(?:\{{([^\n]*)\}})?[ \t]+(\S+)(?:[ \t]+-?\d+)?[ \t]*$", re.MULTILINE
+    rf"^(({_NAMES})(?:\{{([^\n]*)\}})?)[ \t]+(\S+)(?:[ \t]+-?\d+)?[ \t]*$", re.MULTILINE
 )
-_PLAIN_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 
 
 def _fallback(line: str) -> list[Sample]:
+    from prometheus_client.parser import text_string_to_metric_families  # rare: a 50 ms import
+
     samples = []
     for family in text_string_to_metric_families(line + "\n"):
         for sample in family.samples:
@@ -82,11 +72,9 @@ def parse_exposition(text: str) -> tuple[Sample, ...]:
     (Sample(name='ray_tasks', labels=(('State', 'RUNNING'),), value=3.0),)
     """
     samples: list[Sample] = []
-    for match in _LINE.finditer(text):
-        name, body, value = match.groups()
-        if body and "\\" in body:  # escapes in a label value: the careful parser
-            samples.extend(_fallback(match.group(0)))
-            continue
-        labels = tuple(sorted(_PLAIN_LABEL.findall(body))) if body else ()
-        samples.append(Sample(name, labels, float(value)))
+    for series, name, body, value in _LINE.findall(text):
+        if "\\" in body:  # escapes in a label value: the careful parser
+            samples.extend(_fallback(f"{series} {value}"))
+        else:
+            samples.append(Sample(name, (), float(value), series, text=body))
     return tuple(samples)

@@ -25,10 +25,12 @@ def counter_increase(values: Sequence[float]) -> float:
     >>> counter_increase([3, 5, 2, 4])  # 3→5 (+2), reset, then 0→2→4 (+4)
     6.0
     """
-    total = 0.0
-    for before, after in pairwise(values):
-        total += after if after < before else after - before
-    return float(total)
+    return float(sum(increase(before, after) for before, after in pairwise(values)))
+
+
+def increase(before: float, after: float) -> float:
+    """How much a counter grew between two samples: all of ``after`` when it went down."""
+    return after if after < before else after - before
 
 
 def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:

@@ -114,6 +114,25 @@ def test_rates_sum_workers_and_count_resets_and_new_series() -> None:
     assert (g.calls, g.p99, g.error_ratio) == (1, None, 0.0)
 
 
+def test_a_series_written_in_another_order_is_the_same_series() -> None:
+    before = _calls("a", "ok", 10)
+    labels = before[before.index("{") + 1 : before.index("}")].split(",")
+    reordered = f"ray_rayobs_calls_total{{{','.join(reversed(labels))}}} 14"
+    frame = compute(
+        [Scrape(URL, 100.0, parse_exposition(before))],
+        [Scrape(URL, 102.0, parse_exposition(reordered))],
+    )
+    (f,) = frame.rows
+    assert f.calls == 4  # not 14: the same labels, whatever their order
+
+
+def test_labels_read_from_text_equal_labels_given() -> None:
+    (sample,) = parse_exposition('ray_tasks{b="2",a="1"} 5')
+    assert sample == Sample("ray_tasks", (("a", "1"), ("b", "2")), 5.0)
+    assert sample.label("b") == "2"
+    assert sample.series == 'ray_tasks{b="2",a="1"}'
+
+
 def test_cluster_line_and_endpoints() -> None:
     frame = _frame()
     cluster = frame.cluster  # type: ignore[attr-defined]
