@@ -343,6 +343,7 @@ def _sync(fn: Callable[..., Any], site: Site) -> Callable[..., Any]:
             raise
         end = perf()
         seconds = end - start
+        stats.ended += 1
         i = position(bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds

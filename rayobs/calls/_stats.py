@@ -33,6 +33,7 @@ class CallStats:
     """One thread's counts for one instrumented callable (written by that thread only)."""
 
     __slots__ = (
+        "ended",
         "err_buckets",
         "err_sums",
         "errors",
@@ -45,6 +46,7 @@ class CallStats:
 
     def __init__(self, buckets: int) -> None:
         self.started = 0
+        self.ended = 0  # calls that ended, however: with ``started``, it says whether any moved
         self.ok_buckets = [0] * (buckets + 1)
         self.ok_sums = [0.0] * (buckets + 1)
         self.err_buckets = [0] * (buckets + 1)
@@ -77,7 +79,9 @@ class Site:
         "_gauged",
         "_lock",
         "_pushed",
+        "_pushed_activity",
         "_retired",
+        "_retired_activity",
         "_threads",
         "bounds",
         "local",
@@ -92,8 +96,10 @@ class Site:
         # so a process that runs many short-lived threads does not grow without bound
         self._threads: list[tuple[weakref.ref[threading.Thread], CallStats]] = []
         self._retired = _Totals.empty(len(self.bounds))
+        self._retired_activity = 0
         self._lock = threading.Lock()
         self._pushed = _Totals.empty(len(self.bounds))
+        self._pushed_activity = 0
         self._gauged = False  # in-flight set once on this backend
         if spec.trace:
             # Also runs when a traced function is unpickled in a worker: nested
@@ -121,6 +127,7 @@ class Site:
         return stats
 
     def record_ok(self, stats: CallStats, seconds: float) -> None:
+        stats.ended += 1
         i = bisect.bisect_left(self.bounds, seconds)
         stats.ok_buckets[i] += 1
         stats.ok_sums[i] += seconds
@@ -138,11 +145,13 @@ class Site:
             flusher.push_now()
 
     def record_exit(self, stats: CallStats, seconds: float) -> None:
+        stats.ended += 1
         i = bisect.bisect_left(self.bounds, seconds)
         stats.exit_buckets[i] += 1
         stats.exit_sums[i] += seconds
 
     def record_error(self, stats: CallStats, seconds: float, exc: BaseException) -> None:
+        stats.ended += 1
         i = bisect.bisect_left(self.bounds, seconds)
         stats.err_buckets[i] += 1
         stats.err_sums[i] += seconds
@@ -173,6 +182,7 @@ class Site:
                 thread = ref()
                 if thread is None or not thread.is_alive():  # it will never write again
                     self._retired.add(stats)
+                    self._retired_activity += stats.started + stats.ended
                 else:
                     live.append((ref, stats))
             self._threads = live
@@ -183,6 +193,7 @@ class Site:
 
     def forget_pending(self) -> None:
         """Treat everything counted so far as pushed (a forked child must not push it again)."""
+        self._pushed_activity = self.activity()
         self._pushed = self.totals()
         self._gauged = False
 
@@ -195,8 +206,24 @@ class Site:
         """A new backend: the in-flight gauge is set there on the next flush."""
         self._gauged = False
 
+    def activity(self) -> int:
+        """Calls started plus calls ended here so far: it grows with every call."""
+        with self._lock:
+            total = self._retired_activity
+            threads = list(self._threads)
+        return total + sum(stats.started + stats.ended for _, stats in threads)
+
     def flush(self) -> None:
-        """Push what was counted since the last flush to the catalog metrics."""
+        """Push what was counted since the last flush to the catalog metrics.
+
+        A site with no call started or ended since then costs one sum: a
+        process pushes all its sites each time, and most of them have not moved.
+        """
+        activity = self.activity()  # before the totals: a call in between is pushed next time
+        gauged = self._gauged or "in_flight" not in self.spec.metrics
+        if activity == self._pushed_activity and gauged:
+            return
+        self._pushed_activity = activity
         now = self.totals()
         before, self._pushed = self._pushed, now
         spec = self.spec

@@ -96,3 +96,52 @@ print(seen.calls("at_exit"), _flusher.flusher._thread.is_alive())
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split() == ["{'ok':", "123}", "False"]
+
+
+def test_a_site_with_no_new_call_is_not_pushed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rayobs.calls import _stats
+
+    fn = rayobs.instrument(_flaky, name="idle")
+    with capture_metrics() as metrics:
+        _calls(fn, 10)
+        rayobs.flush()
+        pushed: list[int] = []
+        read_context = _stats._context_tags
+
+        def counted() -> dict[str, str]:
+            pushed.append(1)  # read once by every push that does work
+            return read_context()
+
+        monkeypatch.setattr(_stats, "_context_tags", counted)
+        rayobs.flush()
+        rayobs.flush()
+        assert pushed == []
+        _calls(fn, 1)
+        rayobs.flush()
+        assert len(pushed) == 1
+        assert metrics.calls(fn) == {"ok": 8, "error": 3}  # fn(0) raises
+
+
+def test_a_call_that_only_ended_since_the_last_push_is_pushed() -> None:
+    import threading
+
+    release = threading.Event()
+    fn = rayobs.instrument(lambda: release.wait(10), name="slow_one")
+    with capture_metrics() as metrics:
+        worker = threading.Thread(target=fn)
+        worker.start()
+        _wait_for(lambda: metrics.in_flight(fn) == 1)  # started, pushed as in flight
+        release.set()
+        worker.join(10)
+        rayobs.flush()  # nothing started since: the end alone must be pushed
+        assert (metrics.calls(fn), metrics.in_flight(fn)) == ({"ok": 1}, 0)
+
+
+def _wait_for(condition: Any, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        rayobs.flush()
+        time.sleep(0.01)
