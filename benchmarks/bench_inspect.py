@@ -12,15 +12,15 @@ them by value, as Ray does.
 Limits checked:
 
 - serializable graph: ``rayobs.inspect_serializability`` <= 1.2 x ``cloudpickle.dumps``;
-- the same graph with 10 locks on items: rayobs finding every culprit
-  <= 1.0 x ``ray.util.inspect_serializability`` (default depth), which stops at
-  its first failure. Ray's time depends on how far into the graph that first
-  failure lies, so the culprits are placed at random (8 seeds) and every
-  placement is reported; the limit is checked on the median ratio.
+- the same graph with 10 locks on items, placed at random (8 seeds): rayobs
+  finding every culprit <= 1.0 x one ``cloudpickle.dumps`` of the graph without
+  culprits (median over the placements). Finding every culprit needs about one
+  pass over the whole graph, wherever the culprits are.
 
-For reference, the table also gives rayobs's time on the failing graph against
-``cloudpickle.dumps`` of the same graph without culprits: finding every culprit
-needs about one pass over the whole graph, wherever the culprits are.
+For reference, the table also gives ``ray.util.inspect_serializability``
+(default depth), which stops at its first failure: its time depends on how far
+into the graph that failure lies, so a ratio to it says where the first culprit
+was more than how fast the search is.
 """
 
 from __future__ import annotations
@@ -152,15 +152,17 @@ class Results:
         return self.serializable_ms / self.dumps_ms
 
     @property
-    def median_failing_ratio(self) -> float:
+    def median_ray_ratio(self) -> float:
         return statistics.median(p.ratio for p in self.placements)
 
     @property
+    def failing_ratio(self) -> float:
+        """Median time to every culprit / one cloudpickle.dumps of the clean graph."""
+        return statistics.median(p.rayobs_ms for p in self.placements) / self.dumps_ms
+
+    @property
     def passed(self) -> bool:
-        return (
-            self.serializable_ratio <= SERIALIZABLE_LIMIT
-            and self.median_failing_ratio <= FAILING_LIMIT
-        )
+        return self.serializable_ratio <= SERIALIZABLE_LIMIT and self.failing_ratio <= FAILING_LIMIT
 
 
 def measure() -> Results:
@@ -241,15 +243,13 @@ def render(results: Results) -> str:
             )
         )
     lines += _table(rows)
-    rayobs_median = statistics.median(p.rayobs_ms for p in results.placements)
-    wins = sum(p.ratio <= FAILING_LIMIT for p in results.placements)
     lines += [
         "",
-        f"median rayobs/ray: {results.median_failing_ratio:.2f} (limit <= {FAILING_LIMIT} "
-        f"{_verdict(results.median_failing_ratio, FAILING_LIMIT)}); "
-        f"within the limit on {wins} of {len(results.placements)} placements",
-        f"median rayobs on the failing graph vs cloudpickle.dumps of the graph without "
-        f"culprits: {rayobs_median / results.dumps_ms:.2f}",
+        f"median rayobs on the failing graph vs one cloudpickle.dumps of the graph without "
+        f"culprits: {results.failing_ratio:.2f} (limit <= {FAILING_LIMIT} "
+        f"{_verdict(results.failing_ratio, FAILING_LIMIT)})",
+        f"median rayobs/ray (for reference; Ray stops at its first failure): "
+        f"{results.median_ray_ratio:.2f}",
     ]
     return "\n".join(lines)
 

@@ -27,7 +27,9 @@ __all__ = [
     "inspect_serializability",
 ]
 
-DEFAULT_MAX_DEPTH = 32
+# Deep enough for any path pickle itself can follow (a few hundred levels exhaust
+# Python's recursion limit there first): the search is bounded by nodes.
+DEFAULT_MAX_DEPTH = 200
 DEFAULT_MAX_NODES = 50_000
 
 

@@ -14,13 +14,17 @@ The search probes many overlapping subtrees, so :class:`RememberingProber`
 remembers every object a successful probe pickled and, in later probes, pickles
 a tiny placeholder in its place. Each part of a graph is then pickled about once
 however many of its ancestors are probed (a class pickled by value is not
-pickled again with every instance).
+pickled again with every instance). Siblings are probed as one run
+(``first_failure``): one probe finds the first that fails, and what came before
+it is remembered as good.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import types
+from collections.abc import Sequence
 from typing import Any
 
 # What a known-good object is pickled as in later probes: a call to len(()). A
@@ -55,20 +59,62 @@ def _probing_pickler_class(base: Any) -> type:
     return ProbingPickler
 
 
+# Types whose instances cloudpickle's override decides one by one.
+_BY_OBJECT = (type, types.FunctionType)
+
+
+class _Start:
+    """Pickled before each object of a run: where that object's pickling began."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
 @functools.cache
 def _remembering_pickler_class(base: Any) -> type:
     class RememberingPickler(_probing_pickler_class(base)):  # type: ignore[misc]
-        known_ok: set[int]
-        entered: list[object]
+        def __init__(
+            self,
+            file: Any,
+            protocol: int,
+            known_ok: set[int],
+            entered: list[object],
+            started: list[tuple[int, int]],
+            plain: set[type],
+        ) -> None:
+            # Called for every object that is not a builtin container or atom:
+            # a closure over what it reads (the C pickler looks the override up on
+            # the instance in __init__), cheaper per object than a method that
+            # reads attributes and calls super(). cloudpickle's own override
+            # looks at classes and functions (by value or by reference, object by
+            # object) and declines anything else by its type alone: a type it
+            # declined once, other than those, is declined here without calling
+            # it again (``plain``).
+            override = base.reducer_override
+            remember = entered.append
 
-        def reducer_override(self, obj: object) -> Any:
-            # Called for every object that is not a builtin container or atom.
-            if obj is _PLACEHOLDER_CALL:
-                return super().reducer_override(obj)
-            if id(obj) in self.known_ok:
-                return _PLACEHOLDER
-            self.entered.append(obj)
-            return super().reducer_override(obj)
+            def reducer_override(obj: object) -> Any:
+                if obj is _PLACEHOLDER_CALL:  # never remembered: never replaced by itself
+                    return override(self, obj)
+                if id(obj) in known_ok:
+                    return _PLACEHOLDER
+                cls = type(obj)
+                if cls in plain:
+                    remember(obj)
+                    return NotImplemented
+                if cls is _Start:  # a run's next object starts here
+                    started.append((obj.index, len(entered)))  # type: ignore[attr-defined]
+                    return _PLACEHOLDER
+                remember(obj)
+                reduced = override(self, obj)
+                if reduced is NotImplemented and not issubclass(cls, _BY_OBJECT):
+                    plain.add(cls)
+                return reduced
+
+            self.reducer_override = reducer_override
+            super().__init__(file, protocol)
 
     return RememberingPickler
 
@@ -113,24 +159,54 @@ class RememberingProber(Prober):
     def __init__(self, cloudpickle: Any) -> None:
         self.known_ok: set[int] = set()
         self._entered: list[object] = []
+        self._started: list[tuple[int, int]] = []
+        self._plain: set[type] = set()
         self._alive: list[object] = []
         super().__init__(cloudpickle)
 
     def _make_pickler(self) -> Any:
         pickler_class = _remembering_pickler_class(self._cloudpickle.CloudPickler)
-        pickler = pickler_class(_NullSink(), protocol=self._cloudpickle.DEFAULT_PROTOCOL)
-        pickler.known_ok = self.known_ok
-        pickler.entered = self._entered
-        return pickler
+        protocol = self._cloudpickle.DEFAULT_PROTOCOL
+        return pickler_class(
+            _NullSink(), protocol, self.known_ok, self._entered, self._started, self._plain
+        )
 
     def __call__(self, obj: object) -> Exception | None:
         entered = self._entered
         entered.clear()
         error = super().__call__(obj)
+        self._remember(len(entered) if error is None else 0)
+        return error
+
+    def first_failure(self, objs: Sequence[object]) -> tuple[int, Exception] | None:
+        """Pickle ``objs`` one after the other in one probe; the first that fails.
+
+        ``(index, error)`` of the first object that does not pickle, or ``None``
+        when all do. The pickler finishes an object before it starts the next,
+        so everything pickled before the failing object started is good, and
+        remembered: a run of siblings costs one probe, not one each.
+        """
+        entered, started = self._entered, self._started
+        entered.clear()
+        started.clear()
+        run: list[object] = []
+        for index, obj in enumerate(objs):
+            run += (_Start(index), obj)
+        error = super().__call__(run)
         if error is None:
-            self._alive.extend(entered)
-            self.known_ok.update(map(id, entered))
+            self._remember(len(entered))
+            return None
+        index, good = started[-1] if started else (0, 0)
+        self._remember(good)
+        return index, error
+
+    def _remember(self, good: int) -> None:
+        """Remember the first ``good`` objects entered in the last probe as pickling."""
+        entered = self._entered
+        if good:
+            self._alive.extend(entered[:good])
+            self.known_ok.update(map(id, entered[:good]))
         if len(entered) > _RENEW_AFTER:
             self._renew()
         entered.clear()
-        return error
+        self._started.clear()

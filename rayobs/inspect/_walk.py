@@ -1,8 +1,9 @@
 """The search: pickle a node, and only take apart the nodes that fail.
 
-A node that pickles costs one probe and is never looked into. A node that
-fails is taken apart (``_inspect_children``); it is a culprit when none of its
-children fails on its own (its own reduction refuses, or it has no children).
+A node that pickles is never looked into. A node that fails is taken apart
+(``children``) and its children are probed in runs, one probe up to the first
+that fails (``RememberingProber.first_failure``); it is a culprit when none of
+its children fails on its own (its own reduction refuses, or it has no children).
 Every object is probed at most once (an id-keyed memo), which also makes
 cycles safe: a child already known to fail explains its parent without being
 reported twice.
@@ -67,7 +68,7 @@ class Walk:
             # cycle, so the root's own reduction is what fails.
             self._record(root, root_path, root_error)
 
-    def _visit(self, obj: object, path: str, depth: int) -> _Status:
+    def _known(self, obj: object) -> _Status | None:
         if type(obj) in ATOMIC:
             return _Status.OK
         known = self._status.get(id(obj))
@@ -75,17 +76,51 @@ class Walk:
             return known
         if id(obj) in self.probe.known_ok:
             return _Status.OK
-        if self.probes >= self.max_nodes:
-            self._cut("max_nodes", f"max_nodes={self.max_nodes} reached before probing {path}")
-            return _Status.UNKNOWN
-        self.probes += 1
-        error = self.probe(obj)
-        status = _Status.OK if error is None else _Status.FAILS
-        self._status[id(obj)] = status
-        self._alive.append(obj)
-        if error is not None:
-            self._explain(obj, path, depth, error)
-        return status
+        return None
+
+    def _visit_all(self, parts: list[tuple[object, str]], depth: int) -> bool:
+        """Probe ``parts`` (siblings) in runs and explain each that fails; True if any fails.
+
+        One probe pickles the siblings one after the other up to the first that
+        fails; the next run starts after it. A container of a thousand good
+        items and one bad one costs three probes, not a thousand.
+        """
+        failed = False
+        todo: list[tuple[object, str]] = []
+        for child, path in parts:
+            known = self._known(child)
+            if known is None:
+                todo.append((child, path))
+            elif known is _Status.FAILS:
+                # Known to fail (reported elsewhere, or an ancestor reached through
+                # a cycle): it explains this failure too.
+                failed = True
+        start = 0
+        while start < len(todo):
+            budget = self.max_nodes - self.probes
+            if budget <= 0:
+                self._cut(
+                    "max_nodes",
+                    f"max_nodes={self.max_nodes} reached before probing {todo[start][1]}",
+                )
+                break
+            run = todo[start : start + budget]
+            found = self.probe.first_failure([child for child, _ in run])
+            good = len(run) if found is None else found[0]
+            self.probes += good if found is None else good + 1
+            for child, _ in run[:good]:
+                self._status[id(child)] = _Status.OK
+                self._alive.append(child)
+            if found is None:
+                start += len(run)
+                continue
+            child, path = run[good]
+            self._status[id(child)] = _Status.FAILS
+            self._alive.append(child)
+            self._explain(child, path, depth, found[1])
+            failed = True
+            start += good + 1
+        return failed
 
     def _explain(self, obj: object, path: str, depth: int, error: Exception) -> None:
         """Blame the failing children of ``obj``, or ``obj`` itself when there are none."""
@@ -100,13 +135,7 @@ class Walk:
             self._cut("max_depth", f"max_depth={self.max_depth} reached at {path}")
             self._record(obj, path, error)
             return
-        blamed = False
-        for child, child_path in parts:
-            # A child already known to fail (reported elsewhere, or an ancestor
-            # reached through a cycle) explains this failure too.
-            if self._visit(child, child_path, depth + 1) is _Status.FAILS:
-                blamed = True
-        if not blamed:
+        if not self._visit_all(parts, depth + 1):
             # Either obj's own reduction fails, or a budget hid the culprit below it.
             self._record(obj, path, error)
 

@@ -416,3 +416,35 @@ def test_docstring_examples_hold(module_name: str) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_the_default_budget_reaches_a_culprit_100_levels_deep() -> None:
+    namespace = script(
+        """
+        import threading
+        class Node:
+            def __init__(self, child=None):
+                self.child = child
+                self.payload = {"name": "n", "values": list(range(20))}
+        leaf = Node()
+        leaf.lock = threading.Lock()
+        root = leaf
+        for _ in range(99):
+            root = Node(root)
+        """
+    )
+
+    report = inspect_serializability(namespace["root"], name="root")
+
+    assert not report.truncated
+    assert report.paths == ("root" + ".child" * 99 + ".lock",)
+
+
+def test_runs_of_siblings_find_every_bad_one_in_order() -> None:
+    items: list[object] = [{"ok": i} for i in range(1000)]
+    for position in (0, 17, 500, 999):
+        items[position] = {"lock": threading.Lock()}
+
+    report = inspect_serializability(items, name="items")
+
+    assert report.paths == tuple(f"items[{p}]['lock']" for p in (0, 17, 500, 999))
