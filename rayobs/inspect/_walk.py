@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from rayobs.inspect._children import ATOMIC, children
-from rayobs.inspect._hints import is_opaque, offender_for
+from rayobs.inspect._hints import is_opaque, known_offender, offender_for
 from rayobs.inspect._probe import RememberingProber
 from rayobs.inspect._report import Failure
 
@@ -95,6 +95,8 @@ class Walk:
                 # Known to fail (reported elsewhere, or an ancestor reached through
                 # a cycle): it explains this failure too.
                 failed = True
+        if len(todo) == 1 and not failed:
+            return self._suspect(*todo[0], depth)
         start = 0
         while start < len(todo):
             budget = self.max_nodes - self.probes
@@ -121,6 +123,37 @@ class Walk:
             failed = True
             start += good + 1
         return failed
+
+    def _suspect(self, obj: object, path: str, depth: int) -> bool:
+        """The one child that can explain its parent's failure: looked into before a probe.
+
+        Probing it first would pickle everything before the culprit once more
+        at every level of a path with one way down. It fails if one of its
+        children does; otherwise one probe tells whether its own reduction does.
+        """
+        self._alive.append(obj)
+        looked = depth < self.max_depth and known_offender(obj) is None
+        parts = children(obj, path) if looked else []
+        if parts and self._visit_all(parts, depth + 1):
+            self._status[id(obj)] = _Status.FAILS
+            return True
+        known = self._status.get(id(obj))  # reached again through a cycle meanwhile
+        if known is not None:
+            return known is _Status.FAILS
+        if self.probes >= self.max_nodes:
+            self._cut("max_nodes", f"max_nodes={self.max_nodes} reached before probing {path}")
+            return False
+        self.probes += 1
+        found = self.probe.first_failure([obj])
+        if found is None:
+            self._status[id(obj)] = _Status.OK
+            return False
+        self._status[id(obj)] = _Status.FAILS
+        if parts:  # its children pickle: its own reduction fails
+            self._record(obj, path, found[1])
+        else:
+            self._explain(obj, path, depth, found[1])
+        return True
 
     def _explain(self, obj: object, path: str, depth: int, error: Exception) -> None:
         """Blame the failing children of ``obj``, or ``obj`` itself when there are none."""
