@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +20,12 @@ def prepare_ray_environment() -> None:
 
     Once per process: a benchmark that prepares before importing Ray and then
     starts it through :func:`local_ray` gets one temporary directory, not two.
+    It is removed at exit (registered before Ray is imported, so after Ray's
+    own shutdown at exit).
     """
-    prepare_environment(Path(tempfile.mkdtemp(prefix="rayobs-bench-", dir="/tmp")))
+    work_dir = Path(tempfile.mkdtemp(prefix="rayobs-bench-", dir="/tmp"))
+    atexit.register(shutil.rmtree, work_dir, ignore_errors=True)
+    prepare_environment(work_dir)
 
 
 @contextmanager
