@@ -72,7 +72,10 @@ def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> Mem
     """
     bootstrap, table = node_table(address, timeout)
     api = _ray_api()
-    nodes = [node for node in table if node.state == api.alive_state]
+    nodes = sorted(
+        (node for node in table if node.state == api.alive_state),
+        key=lambda node: (not node.is_head_node, node.node_manager_address, node.node_id),
+    )
     if not nodes:
         raise ClusterUnavailable(f"the cluster at {bootstrap} has no alive node")
     taken_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

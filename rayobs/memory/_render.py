@@ -305,12 +305,13 @@ def nodes_to_text(summaries: Sequence[NodeSummary], units: Units = Units.AUTO) -
     dead = [s for s in summaries if not s.node.alive]
     shown_dead = [s for i, s in enumerate(dead) if i < DEAD_NODES_SHOWN or s.lost.refs]
     unread = sum(1 for s in alive if not s.node.reachable)
-    counts = [f"{len(alive)} alive"]
-    if unread:
-        counts.append(f"{unread} not read")
+    counts = [f"{len(alive)} alive" + (f" ({unread} not read)" if unread else "")]
     if dead:
         counts.append(f"{len(dead)} dead")
-    lines = [f"Nodes: {', '.join(counts)} (REFS/OBJECTS/BYTES: held by its processes)"]
+    lines = [
+        f"Nodes: {', '.join(counts)}. REFS, OBJECTS, BYTES: what each node's processes hold; "
+        "OWNED: the objects they own"
+    ]
     lines.extend(
         _table([_NODE_COLUMNS, *(_node_row(s, units) for s in [*alive, *shown_dead])], "  ")
     )

@@ -93,7 +93,7 @@ def test_an_unread_node_is_named_with_its_error() -> None:
     unread = replace(shot.nodes[1], store=None, error="Connection refused")
     shot = replace(shot, nodes=(shot.nodes[0], unread, *shot.nodes[2:]))
     lines = nodes_to_text(per_node(shot))
-    assert lines[0].startswith("Nodes: 2 alive, 1 not read, 2 dead")
+    assert lines[0].startswith("Nodes: 2 alive (1 not read), 2 dead")
     row = next(line for line in lines[2:] if line.startswith("  127.0.0.2 (bbbbbbbb)  "))
     assert row.split()[2:5] == ["NOT", "READ", "-"]
     assert any(
