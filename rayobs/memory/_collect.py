@@ -40,6 +40,7 @@ from rayobs.memory._model import (
 )
 
 READ_BUDGET_S = 30.0  # the raylets' answer may take longer than the connection
+NODE_MARGIN_S = 2.0  # the raylets' own deadline ends this much before the whole read's
 OWNER_LOOKUPS = 100  # at most this many actors asked for, to place references that lost owners
 _HINT = "`ray memory` still works meanwhile"
 
@@ -84,7 +85,9 @@ def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> Mem
     replies = within(
         deadline,
         f"the raylets of {bootstrap} did not answer in time",
-        lambda: _node_stats(api, nodes, budget),
+        # Each raylet gets a little less than the whole read: one that hangs is then reported
+        # as not read, instead of taking the others down with it.
+        lambda: _node_stats(api, nodes, budget - NODE_MARGIN_S),
         bootstrap,
     )
     try:
