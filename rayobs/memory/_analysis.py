@@ -71,7 +71,9 @@ class NodeSummary:
     ``held``: the references its processes hold. ``owned``: the objects its
     processes own (their primary copies are normally in its store). ``lost``:
     references held on other nodes to objects whose owner was on this node
-    and is gone; ``ray.get`` on them raises ``OwnerDiedError``.
+    and is gone; ``ray.get`` on them raises ``OwnerDiedError``. For an alive
+    node that could not be read, those whose owner was not seen: lost if the
+    node is gone.
     """
 
     node: NodeMemory

@@ -291,10 +291,15 @@ def _gone_text(summary: NodeSummary, units: Units) -> str:
         )
     lost = summary.lost
     if lost.refs:
+        # An unread node may only be slow: its owners may still be alive.
+        fate = (
+            "lost if the node is gone (ray.get would raise OwnerDiedError)"
+            if node.alive
+            else "lost, ray.get raises OwnerDiedError"
+        )
         text += (
             f"; {lost.refs} reference{'s' if lost.refs != 1 else ''} on other nodes "
-            f"({format_bytes(lost.bytes, units)}) point at objects owned there: lost, "
-            "ray.get raises OwnerDiedError"
+            f"({format_bytes(lost.bytes, units)}) point at objects owned there: {fate}"
         )
     return text
 

@@ -96,9 +96,22 @@ def test_an_unread_node_is_named_with_its_error() -> None:
     assert lines[0].startswith("Nodes: 2 alive (1 not read), 2 dead")
     row = next(line for line in lines[2:] if line.startswith("  127.0.0.2 (bbbbbbbb)  "))
     assert row.split()[2:5] == ["NOT", "READ", "-"]
-    assert any(
-        line.startswith("  127.0.0.2 (bbbbbbbb) could not be read (Connection refused)")
-        for line in lines
+    (unread_line,) = [line for line in lines if line.startswith("  127.0.0.2 (bbbbbbbb) could")]
+    assert unread_line == (
+        "  127.0.0.2 (bbbbbbbb) could not be read (Connection refused): its references and "
+        "store are missing from this report"
+    )
+
+
+def test_references_owned_on_an_unread_node_are_lost_only_if_it_is_gone() -> None:
+    shot = cluster()
+    owners = replace(shot.nodes[2], state="ALIVE", death=None, died_at=None, error="timed out")
+    shot = replace(shot, nodes=(*shot.nodes[:2], owners, *shot.nodes[3:]))
+    lines = nodes_to_text(per_node(shot))
+    (line,) = [line for line in lines if line.startswith("  127.0.0.1 (cccccccc) could")]
+    assert line.endswith(
+        "; 3 references on other nodes (3.00 MB) point at objects owned there: lost if the node "
+        "is gone (ray.get would raise OwnerDiedError)"
     )
 
 
