@@ -307,6 +307,19 @@ def gcs_address(named: ClusterAddress, deadline: float) -> str:
 def alive_nodes(address: str | None, timeout: float) -> tuple[str, list[Any]]:
     """The GCS address of the cluster at ``address`` and the ``GcsNodeInfo`` of its alive nodes.
 
+    As ``node_table``, without the dead nodes.
+    """
+    bootstrap, nodes = node_table(address, timeout)
+    alive = _gcs_client()[1]
+    return bootstrap, [node for node in nodes if node.state == alive]
+
+
+def node_table(address: str | None, timeout: float) -> tuple[str, list[Any]]:
+    """The GCS address of the cluster at ``address`` and the ``GcsNodeInfo`` of every node.
+
+    Alive and dead: the GCS keeps the nodes that died (with ``death_info``
+    and ``end_time_ms``) for as long as it runs, up to a limit.
+
     ``address`` is read by ``parse_address`` (``None``: ``RAY_ADDRESS``, then
     the local cluster). Raises ``ClusterUnavailable`` when no cluster answers
     within ``timeout`` seconds, ``RayInternalsChanged`` when Ray's private GCS
@@ -323,7 +336,7 @@ def alive_nodes(address: str | None, timeout: float) -> tuple[str, list[Any]]:
     if named.target:
         refuse_fast(named.target, min(2.0, timeout))  # before paying for `import ray`
     prepare_environment()
-    client_class, alive = _gcs_client()
+    client_class = _gcs_client()[0]
 
     def connect() -> tuple[str, list[Any]]:
         bootstrap = gcs_address(named, deadline)
@@ -331,7 +344,7 @@ def alive_nodes(address: str | None, timeout: float) -> tuple[str, list[Any]]:
             refuse_fast(bootstrap, max(0.1, min(2.0, deadline - time.monotonic())))
         client = client_class(address=bootstrap, cluster_id=None)
         nodes = client.get_all_node_info(timeout=max(1.0, deadline - time.monotonic()))
-        return bootstrap, [node for node in nodes.values() if node.state == alive]
+        return bootstrap, list(nodes.values())
 
     late = f"no Ray cluster answered at {named.where}"
     if named.dashboard:  # reached through a port-forward, its GCS address may not be reachable

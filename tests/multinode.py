@@ -97,6 +97,7 @@ class MultiNodeCluster:
     cgroup: MemoryCgroup | None
     nodes: dict[str, Any] = field(default_factory=dict)  # role -> ray._private.node.Node
     node_ids: dict[str, str] = field(default_factory=dict)  # role -> node id (hex)
+    node_env: dict[str, str] = field(default_factory=dict)  # what every node is started with
 
     @property
     def address(self) -> str:
@@ -126,7 +127,7 @@ class MultiNodeCluster:
         (temp_dir / "ray").mkdir()
         base = dict(_COMMON_ENV, RAY_TMPDIR=str(temp_dir), RAY_memory_monitor_refresh_ms="0")
         base["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-        self = cls(Cluster(), temp_dir, {**env, **base}, cgroup)
+        self = cls(Cluster(), temp_dir, {**env, **base}, cgroup, node_env=base)
         try:
             with _environment(base):
                 self.nodes["head"] = self.cluster.add_node(
@@ -158,6 +159,21 @@ class MultiNodeCluster:
             self.stop()
             raise
         return self
+
+    def add_node(self, role: str, **options: Any) -> str:
+        """Start one more worker node with a custom resource ``role``; wait for it; its node id.
+
+        For modules that need a node of their own (the shared ones may be dead
+        by then): ``options`` go to ``Cluster.add_node``; ``stop()`` ends it.
+        """
+        if role in self.nodes:
+            raise ValueError(f"the cluster already has a node {role!r}")
+        options = {"num_cpus": 1, "resources": {role: 1}, **options}
+        with _environment(self.node_env):
+            node = self.cluster.add_node(node_ip_address="127.0.0.1", **options)
+        self.nodes[role] = node
+        self.node_ids[role] = node.node_id
+        return str(node.node_id)
 
     def confine(self, role: str, cgroup: MemoryCgroup) -> None:
         """Move a node's raylet and every worker it started into ``cgroup``."""

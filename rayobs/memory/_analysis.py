@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from rayobs.memory._model import MemorySnapshot, ObjectRefRecord, ReferenceType
+from rayobs.memory._model import MemorySnapshot, NodeMemory, ObjectRefRecord, ReferenceType
 
 NO_LIVE_OWNER = "(no live owner)"
 OWNER_NOT_REPORTED = "(owner not reported)"
@@ -65,6 +65,24 @@ class Group:
 
 
 @dataclass(frozen=True)
+class NodeSummary:
+    """One node's share of a snapshot.
+
+    ``held``: the references its processes hold. ``owned``: the objects its
+    processes own (their primary copies are normally in its store). ``lost``:
+    references held on other nodes to objects whose owner was on this node
+    and is gone; ``ray.get`` on them raises ``OwnerDiedError``. For an alive
+    node that could not be read, those whose owner was not seen: lost if the
+    node is gone.
+    """
+
+    node: NodeMemory
+    held: Tally
+    owned: Tally
+    lost: Tally
+
+
+@dataclass(frozen=True)
 class MemoryReport:
     """A snapshot arranged for display: groups in order, totals, the options used."""
 
@@ -74,6 +92,7 @@ class MemoryReport:
     top: int | None
     groups: tuple[Group, ...]
     total: Tally
+    nodes: tuple[NodeSummary, ...] = ()
 
 
 def link_owners(refs: Sequence[ObjectRefRecord]) -> tuple[ObjectRefRecord, ...]:
@@ -83,14 +102,14 @@ def link_owners(refs: Sequence[ObjectRefRecord]) -> tuple[ObjectRefRecord, ...]:
     object is the process that reports it as owned. A borrowed reference whose
     object no process owns keeps ``owner_pid=None``: its owner died.
     """
-    owners: dict[str, tuple[int, str]] = {
-        r.object_id: (r.pid, r.node_ip) for r in refs if r.owned is True
+    owners: dict[str, tuple[int, str, str]] = {
+        r.object_id: (r.pid, r.node_ip, r.node_id) for r in refs if r.owned is True
     }
     linked: list[ObjectRefRecord] = []
     for ref in refs:
         owner = owners.get(ref.object_id) if ref.owned is False else None
         if owner is not None:
-            ref = replace(ref, owner_pid=owner[0], owner_node_ip=owner[1])
+            ref = replace(ref, owner_pid=owner[0], owner_node_ip=owner[1], owner_node_id=owner[2])
         linked.append(ref)
     return tuple(linked)
 
@@ -119,8 +138,17 @@ def owner_key(ref: ObjectRefRecord) -> str:
     return OWNER_NOT_REPORTED if ref.owned is None else NO_LIVE_OWNER
 
 
+def node_label(node_ip: str, node_id: str) -> str:
+    """How a node is named in groups and tables: several nodes may share an IP.
+
+    >>> node_label("127.0.0.1", "3f2a9c1d" + "0" * 48)
+    '127.0.0.1 (3f2a9c1d)'
+    """
+    return f"{node_ip} ({node_id[:8]})"
+
+
 _KEYS: dict[GroupBy, Callable[[ObjectRefRecord], str]] = {
-    GroupBy.NODE: lambda ref: ref.node_ip,
+    GroupBy.NODE: lambda ref: node_label(ref.node_ip, ref.node_id),
     GroupBy.OWNER: owner_key,
     GroupBy.CALLSITE: lambda ref: ref.call_site or NO_CALL_SITE,
     GroupBy.REFERENCE_TYPE: lambda ref: ref.reference_type.value,
@@ -144,6 +172,28 @@ def tally(refs: Iterable[ObjectRefRecord]) -> Tally:
     unknown = sum(1 for size in sizes.values() if size is None or size < 0)
     total = sum(size for size in sizes.values() if size is not None and size > 0)
     return Tally(refs=count, objects=len(sizes), bytes=total, unknown_sizes=unknown)
+
+
+def per_node(snapshot: MemorySnapshot) -> tuple[NodeSummary, ...]:
+    """Each node of the snapshot with what its processes hold and own, and what was lost with it."""
+    held: dict[str, list[ObjectRefRecord]] = {}
+    owned: dict[str, list[ObjectRefRecord]] = {}
+    lost: dict[str, list[ObjectRefRecord]] = {}
+    for ref in snapshot.refs:
+        held.setdefault(ref.node_id, []).append(ref)
+        if ref.owned is True:
+            owned.setdefault(ref.node_id, []).append(ref)
+        elif ref.owned is False and ref.owner_pid is None and ref.owner_node_id is not None:
+            lost.setdefault(ref.owner_node_id, []).append(ref)
+    return tuple(
+        NodeSummary(
+            node,
+            tally(held.get(node.node_id, ())),
+            tally(owned.get(node.node_id, ())),
+            tally(lost.get(node.node_id, ())),
+        )
+        for node in snapshot.nodes
+    )
 
 
 def _ref_order(sort_by: SortBy) -> Callable[[ObjectRefRecord], tuple[int, int, str]]:
@@ -212,4 +262,5 @@ def analyze(
         top=top,
         groups=tuple(groups),
         total=tally(snapshot.refs),
+        nodes=per_node(snapshot),
     )

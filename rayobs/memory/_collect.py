@@ -7,15 +7,18 @@ keeps every call under a deadline), then, from every alive node's raylet,
 ``GetNodeStats`` with memory info (what ``internal_api.node_stats`` asks for).
 That reply carries each process's reference table (``CoreWorkerStats.object_refs``)
 and the node's object store stats; its protobuf fields are read directly, so
-nothing is parsed from text. All of these are private to Ray: when they move,
-``RayInternalsChanged`` says so in one line.
+nothing is parsed from text. Dead nodes come from the same node table, with
+Ray's reason; a borrowed reference whose owner is gone is traced to the node
+of the actor that created it through the GCS actor table (``GetActorInfo``).
+All of these are private to Ray: when they move, ``RayInternalsChanged`` says
+so in one line.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,7 +26,7 @@ from rayobs._cluster import (
     TESTED_WITH,
     ClusterUnavailable,
     RayInternalsChanged,
-    alive_nodes,
+    node_table,
     within,
 )
 from rayobs.memory._analysis import link_owners
@@ -31,11 +34,14 @@ from rayobs.memory._model import (
     MemorySnapshot,
     NodeMemory,
     ObjectRefRecord,
+    ReferenceType,
     StoreStats,
     classify_reference,
 )
 
 READ_BUDGET_S = 30.0  # the raylets' answer may take longer than the connection
+NODE_MARGIN_S = 2.0  # the raylets' own deadline ends this much before the whole read's
+OWNER_LOOKUPS = 100  # at most this many actors asked for, to place references that lost owners
 _HINT = "`ray memory` still works meanwhile"
 
 
@@ -51,6 +57,10 @@ class _RayApi:
     worker_type_name: Callable[[int], str]
     max_message: int
     actor_marker: tuple[int, int]  # hex spans: task-unique part, actor-unique part
+    alive_state: int
+    death_reason_name: Callable[[int], str]
+    actor_stub: Callable[[Any], Any]
+    actor_request: Callable[..., Any]
 
 
 def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> MemorySnapshot:
@@ -61,26 +71,42 @@ def collect_snapshot(address: str | None = None, *, timeout: float = 8.0) -> Mem
     local cluster. Raises ``ClusterUnavailable`` when no cluster answers within
     ``timeout`` seconds, ``RayInternalsChanged`` when Ray's private API moved.
     """
-    bootstrap, nodes = alive_nodes(address, timeout)
+    bootstrap, table = node_table(address, timeout)
+    api = _ray_api()
+    nodes = sorted(
+        (node for node in table if node.state == api.alive_state),
+        key=lambda node: (not node.is_head_node, node.node_manager_address, node.node_id),
+    )
     if not nodes:
         raise ClusterUnavailable(f"the cluster at {bootstrap} has no alive node")
-    api = _ray_api()
     taken_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    budget = max(timeout, READ_BUDGET_S)
+    deadline = time.monotonic() + budget
     replies = within(
-        time.monotonic() + max(timeout, READ_BUDGET_S),
+        deadline,
         f"the raylets of {bootstrap} did not answer in time",
-        lambda: _node_stats(api, nodes, max(timeout, READ_BUDGET_S)),
+        # Each raylet gets a little less than the whole read: one that hangs is then reported
+        # as not read, instead of taking the others down with it.
+        lambda: _node_stats(api, nodes, budget - NODE_MARGIN_S),
         bootstrap,
     )
     try:
         built = [_node(api, node, reply) for node, reply in zip(nodes, replies, strict=True)]
+        dead = sorted(
+            (node for node in table if node.state != api.alive_state),
+            key=lambda node: -node.end_time_ms,
+        )
+        node_memory = (
+            *(node_memory for node_memory, _refs in built),
+            *(_dead_node(api, node) for node in dead),
+        )
     except (AttributeError, TypeError, ValueError) as exc:
         raise RayInternalsChanged(
             f"Ray {api.version}'s node stats are not shaped as in Ray {TESTED_WITH} "
             f"({type(exc).__name__}: {exc}); {_HINT}"
         ) from None
     refs = link_owners([ref for _node_memory, node_refs in built for ref in node_refs])
-    node_memory = tuple(node_memory for node_memory, _refs in built)
+    refs = _place_lost_owners(api, bootstrap, refs, deadline)
     return MemorySnapshot(
         taken_at=taken_at,
         address=bootstrap,
@@ -97,7 +123,14 @@ def _ray_api() -> _RayApi:
     try:
         from ray._private.grpc_utils import init_grpc_channel
         from ray._raylet import ActorID, JobID, TaskID
-        from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
+        from ray.core.generated import (
+            common_pb2,
+            gcs_pb2,
+            gcs_service_pb2,
+            gcs_service_pb2_grpc,
+            node_manager_pb2,
+            node_manager_pb2_grpc,
+        )
 
         unique = (TaskID.size() - ActorID.size()) * 2
         return _RayApi(
@@ -109,6 +142,10 @@ def _ray_api() -> _RayApi:
             worker_type_name=common_pb2.WorkerType.Name,  # type: ignore[attr-defined]
             max_message=int(ray._config.max_grpc_message_size()),
             actor_marker=(unique, (ActorID.size() - JobID.size()) * 2),
+            alive_state=int(gcs_pb2.GcsNodeInfo.GcsNodeState.Value("ALIVE")),  # type: ignore[attr-defined]
+            death_reason_name=common_pb2.NodeDeathInfo.Reason.Name,  # type: ignore[attr-defined]
+            actor_stub=gcs_service_pb2_grpc.ActorInfoGcsServiceStub,
+            actor_request=gcs_service_pb2.GetActorInfoRequest,  # type: ignore[attr-defined]
         )
     except (ImportError, AttributeError) as exc:
         version = getattr(ray, "__version__", "?")
@@ -138,6 +175,83 @@ def _node_stats(api: _RayApi, nodes: list[Any], timeout: float) -> list[Any]:
         except Exception as exc:  # one node down must not hide the others
             replies.append(exc)
     return replies
+
+
+def _dead_node(api: _RayApi, node: Any) -> NodeMemory:
+    """A dead node of the node table: what Ray says killed it, and when."""
+    info = node.death_info
+    message = " ".join(info.reason_message.split())[:300]
+    reason = api.death_reason_name(info.reason)
+    died_at = (
+        datetime.fromtimestamp(node.end_time_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+        if node.end_time_ms > 0
+        else None
+    )
+    return NodeMemory(
+        node.node_id.hex(),
+        node.node_manager_address,
+        node.node_name or node.node_manager_address,
+        None,
+        state="DEAD",
+        death=f"{reason}: {message}" if message else reason,
+        died_at=died_at,
+    )
+
+
+def _creator_actor(api: _RayApi, object_id: str) -> str | None:
+    """The actor whose task created ``object_id`` (put or returned), from the id's layout."""
+    unique, actor_unique = api.actor_marker
+    actor = object_id[unique : unique + actor_unique + 8]  # the actor id ends with its job id
+    return actor if actor[:actor_unique].strip("f") else None
+
+
+def _place_lost_owners(
+    api: _RayApi, gcs: str, refs: Sequence[ObjectRefRecord], deadline: float
+) -> tuple[ObjectRefRecord, ...]:
+    """Give references whose owner is gone the node of the actor that created their object.
+
+    Only objects an actor created can be placed (a task's or a driver's
+    objects carry no owner in their id); the GCS keeps dead actors with the
+    node they ran on. Best effort: an actor the GCS does not answer for stays
+    unplaced.
+    """
+    wanted: dict[str, str] = {}
+    for ref in refs:
+        if ref.owned is False and ref.owner_pid is None:
+            actor = _creator_actor(api, ref.object_id)
+            if actor is not None and len(wanted) < OWNER_LOOKUPS:
+                wanted[ref.object_id] = actor
+    if not wanted:
+        return tuple(refs)
+    placed = _actor_nodes(api, gcs, set(wanted.values()), deadline)
+    return tuple(
+        replace(ref, owner_node_id=placed.get(wanted.get(ref.object_id, ""), ref.owner_node_id))
+        if ref.owner_pid is None and ref.reference_type is not ReferenceType.ACTOR_HANDLE
+        else ref
+        for ref in refs
+    )
+
+
+def _actor_nodes(api: _RayApi, gcs: str, actors: set[str], deadline: float) -> dict[str, str]:
+    """actor id -> the node it last ran on, as far as the GCS answers before ``deadline``."""
+    stub = api.actor_stub(api.channel(gcs))
+    timeout = max(0.5, deadline - time.monotonic())
+    calls = {
+        actor: stub.GetActorInfo.future(
+            api.actor_request(actor_id=bytes.fromhex(actor)), timeout=timeout
+        )
+        for actor in actors
+    }
+    found: dict[str, str] = {}
+    for actor, call in calls.items():
+        try:
+            data = call.result().actor_table_data
+        except Exception:  # the placement is a nicety: the references are listed either way
+            continue
+        node = (data.address.node_id or data.node_id).hex()
+        if node.strip("f0"):
+            found[actor] = node
+    return found
 
 
 def _node_error(error: BaseException) -> str:
@@ -242,6 +356,7 @@ def _worker_refs(api: _RayApi, worker: Any, node_id: str) -> list[ObjectRefRecor
                 owned=owned,
                 owner_pid=pid if owned else None,
                 owner_node_ip=ip if owned else None,
+                owner_node_id=node_id if owned else None,
                 call_site=info.call_site or None,
                 task_status=None if status == "NIL" else status,
                 attempt=info.attempt_number + 1,

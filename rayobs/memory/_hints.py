@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from rayobs.memory._analysis import NO_CALL_SITE, short_call_site, tally
+from rayobs.memory._analysis import NO_CALL_SITE, node_label, short_call_site, tally
 from rayobs.memory._model import MemorySnapshot, ObjectRefRecord, ReferenceType
 from rayobs.memory._units import format_bytes as _size
 
@@ -91,6 +91,26 @@ def _per_holder(refs: Sequence[ObjectRefRecord]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _per_owner_node(snapshot: MemorySnapshot, refs: Sequence[ObjectRefRecord]) -> tuple[str, ...]:
+    """Where the owners were, when their objects were created by an actor the GCS placed."""
+    nodes = {node.node_id: node for node in snapshot.nodes}
+    by_node: dict[str, list[ObjectRefRecord]] = {}
+    for ref in refs:
+        if ref.owner_node_id is not None:
+            by_node.setdefault(ref.owner_node_id, []).append(ref)
+    lines = []
+    for node_id, owned in by_node.items():
+        node = nodes.get(node_id)
+        where = node_label(node.node_ip, node_id) if node else node_id[:8]
+        state = "" if node is None or node.alive else f", dead since {node.died_at or '?'}"
+        counted = tally(owned)
+        lines.append(
+            f"owners were on node {where}{state}: {_n(counted.refs, 'reference')}, "
+            f"{_size(counted.bytes)}"
+        )
+    return tuple(lines)
+
+
 def _dead_owner(snapshot: MemorySnapshot) -> LeakHint | None:
     orphans = [
         r
@@ -123,7 +143,7 @@ def _dead_owner(snapshot: MemorySnapshot) -> LeakHint | None:
         ),
         bytes=counted.bytes,
         count=counted.refs,
-        details=_per_holder(orphans),
+        details=_per_holder(orphans) + _per_owner_node(snapshot, orphans),
         object_ids=_examples(orphans),
     )
 

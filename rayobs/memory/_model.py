@@ -63,6 +63,9 @@ class ObjectRefRecord:
     reference, None when Ray does not say (actor handles). ``owner_pid`` and
     ``owner_node_ip`` name the owner when a live process reports owning the
     object; both are None for a borrowed reference whose owner is gone.
+    ``owner_node_id`` is the owner's node: the live owner's, or, for an owner
+    that is gone, the node where the GCS last placed the actor that created
+    the object (None when neither is known).
     ``size_bytes`` is None when Ray does not know the size yet. ``call_site``
     is None unless Ray recorded one (``RAY_record_ref_creation_sites=1``, or
     Ray's own note on a borrowed reference). ``contained_in`` lists owned
@@ -89,6 +92,7 @@ class ObjectRefRecord:
     submitted_task_ref_count: int
     pinned_in_memory: bool
     contained_in: tuple[str, ...]
+    owner_node_id: str | None = None
 
     @property
     def is_driver(self) -> bool:
@@ -142,9 +146,11 @@ class StoreStats:
 class NodeMemory:
     """One node as the collector saw it.
 
-    ``error`` says why an alive node could not be read (its references are then
-    missing from the snapshot). ``truncated_pids`` are processes whose
-    reference list Ray cut short.
+    ``state`` is the GCS's: ``ALIVE`` or ``DEAD``. A dead node is not read:
+    ``death`` says why it died (Ray's reason and message) and ``died_at`` when
+    (ISO 8601 UTC). ``error`` says why an alive node could not be read (its
+    references are then missing from the snapshot). ``truncated_pids`` are
+    processes whose reference list Ray cut short.
     """
 
     node_id: str
@@ -154,10 +160,18 @@ class NodeMemory:
     workers: int = 0
     error: str | None = None
     truncated_pids: tuple[int, ...] = ()
+    state: str = "ALIVE"
+    death: str | None = None
+    died_at: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.state == "ALIVE"
 
     @property
     def reachable(self) -> bool:
-        return self.error is None
+        """True when the node is alive and was read."""
+        return self.alive and self.error is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +179,7 @@ class MemorySnapshot:
     """Every object reference of a cluster at one moment, plus its store stats.
 
     ``taken_at`` is an ISO 8601 UTC time; ``store`` sums the reachable nodes.
+    ``nodes`` lists the alive nodes, then the dead ones the GCS still knows.
     """
 
     taken_at: str
@@ -176,5 +191,5 @@ class MemorySnapshot:
 
     @property
     def complete(self) -> bool:
-        """True when every node answered and no reference list was cut short."""
-        return all(node.reachable and not node.truncated_pids for node in self.nodes)
+        """True when every alive node answered and no reference list was cut short."""
+        return all(node.reachable and not node.truncated_pids for node in self.nodes if node.alive)

@@ -11,7 +11,15 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from rayobs.memory._analysis import Group, GroupBy, MemoryReport, Tally, short_call_site
+from rayobs.memory._analysis import (
+    Group,
+    GroupBy,
+    MemoryReport,
+    NodeSummary,
+    Tally,
+    node_label,
+    short_call_site,
+)
 from rayobs.memory._diff import DiffRow, MemoryDiff, SnapshotInfo
 from rayobs.memory._hints import LeakHint
 from rayobs.memory._model import MemorySnapshot, NodeMemory, ObjectRefRecord, StoreStats
@@ -25,6 +33,21 @@ LABELS = {
     GroupBy.CALLSITE: "call site",
     GroupBy.REFERENCE_TYPE: "reference type",
 }
+DEAD_NODES_SHOWN = 5  # in text; dead nodes that took references with them are always shown
+_NODE_COLUMNS = (
+    "NODE",
+    "STATE",
+    "WORKERS",
+    "REFS",
+    "OBJECTS",
+    "BYTES",
+    "OWNED",
+    "OWNED BYTES",
+    "STORE USED",
+    "IN STORE",
+    "PRIMARY",
+    "CAPACITY",
+)
 _COLUMNS = ("PID", "HOLDER", "REFERENCE TYPE", "SIZE", "STATUS", "OWNER", "OBJECT ID", "CALL SITE")
 
 
@@ -89,10 +112,29 @@ def report_to_dict(report: MemoryReport, hints: Sequence[LeakHint]) -> dict[str,
             }
             for group in report.groups
         ],
+        by_node=[node_summary_to_dict(summary) for summary in report.nodes],
         refs=[ref_to_dict(ref) for group in report.groups for ref in group.refs],
         hints=[hint_to_dict(hint) for hint in hints],
     )
     return document
+
+
+def node_summary_to_dict(summary: NodeSummary) -> dict[str, Any]:
+    node = summary.node
+    return {
+        "node_id": node.node_id,
+        "node_ip": node.node_ip,
+        "node_name": node.node_name,
+        "state": node.state,
+        "death": node.death,
+        "died_at": node.died_at,
+        "error": node.error,
+        "workers": node.workers,
+        "held": _tally_dict(summary.held),
+        "owned": _tally_dict(summary.owned),
+        "lost": _tally_dict(summary.lost),
+        "store": None if node.store is None else store_to_dict(node.store),
+    }
 
 
 def stats_to_dict(snapshot: MemorySnapshot) -> dict[str, Any]:
@@ -174,8 +216,15 @@ def _store_line(store: StoreStats, units: Units) -> str:
     return "; ".join(parts)
 
 
+def _death_text(node: NodeMemory) -> str:
+    since = f" since {node.died_at}" if node.died_at else ""
+    return f"dead{since} ({node.death or 'no reason recorded'})"
+
+
 def _node_line(node: NodeMemory, units: Units) -> str:
-    label = f"node {node.node_ip} ({node.node_id[:8]})"
+    label = f"node {node_label(node.node_ip, node.node_id)}"
+    if not node.alive:
+        return f"  {label}: {_death_text(node)}"
     if node.error is not None or node.store is None:
         return f"  {label}: not read: {node.error}"
     cut = (
@@ -186,12 +235,97 @@ def _node_line(node: NodeMemory, units: Units) -> str:
     return f"  {label}: {_store_line(node.store, units)}{cut}"
 
 
-def stats_to_text(snapshot: MemorySnapshot, units: Units = Units.AUTO) -> str:
+def stats_to_text(
+    snapshot: MemorySnapshot, units: Units = Units.AUTO, per_node: bool = True
+) -> str:
     """Store stats for a terminal: the cluster total, then one line per node."""
     lines = [f"Object store: {_store_line(snapshot.store, units)}"]
-    if len(snapshot.nodes) > 1 or not snapshot.complete:
+    if per_node and (len(snapshot.nodes) > 1 or not snapshot.complete):
         lines.extend(_node_line(node, units) for node in snapshot.nodes)
     return "\n".join(lines)
+
+
+def _node_row(summary: NodeSummary, units: Units) -> tuple[str, ...]:
+    node, store = summary.node, summary.node.store
+    state = (
+        node.state
+        if node.alive and node.error is None
+        else ("NOT READ" if node.alive else node.state)
+    )
+    unknown = "-" if not node.reachable else None
+
+    def size(value: int) -> str:
+        return unknown or format_bytes(value, units)
+
+    def count(value: int) -> str:
+        return unknown or str(value)
+
+    return (
+        node_label(node.node_ip, node.node_id),
+        state,
+        count(node.workers),
+        count(summary.held.refs),
+        count(summary.held.objects),
+        size(summary.held.bytes),
+        count(summary.owned.objects),
+        size(summary.owned.bytes),
+        size(store.used_bytes) if store else "-",
+        str(store.num_objects) if store else "-",
+        size(store.primary_copy_bytes) if store else "-",
+        size(store.capacity_bytes) if store else "-",
+    )
+
+
+def _gone_text(summary: NodeSummary, units: Units) -> str:
+    node = summary.node
+    label = f"  {node_label(node.node_ip, node.node_id)}"
+    if node.alive:
+        text = (
+            f"{label} could not be read ({node.error}): its references and store are missing "
+            "from this report"
+        )
+    else:
+        text = (
+            f"{label} {_death_text(node)}: its object store and the references its processes "
+            "held are gone"
+        )
+    lost = summary.lost
+    if lost.refs:
+        # An unread node may only be slow: its owners may still be alive.
+        fate = (
+            "lost if the node is gone (ray.get would raise OwnerDiedError)"
+            if node.alive
+            else "lost, ray.get raises OwnerDiedError"
+        )
+        text += (
+            f"; {lost.refs} reference{'s' if lost.refs != 1 else ''} on other nodes "
+            f"({format_bytes(lost.bytes, units)}) point at objects owned there: {fate}"
+        )
+    return text
+
+
+def nodes_to_text(summaries: Sequence[NodeSummary], units: Units = Units.AUTO) -> list[str]:
+    """The per-node section: a table of every node, then a line on each one dead or unread."""
+    alive = [s for s in summaries if s.node.alive]
+    dead = [s for s in summaries if not s.node.alive]
+    shown_dead = [s for i, s in enumerate(dead) if i < DEAD_NODES_SHOWN or s.lost.refs]
+    unread = sum(1 for s in alive if not s.node.reachable)
+    counts = [f"{len(alive)} alive" + (f" ({unread} not read)" if unread else "")]
+    if dead:
+        counts.append(f"{len(dead)} dead")
+    lines = [
+        f"Nodes: {', '.join(counts)}. REFS, OBJECTS, BYTES: what each node's processes hold; "
+        "OWNED: the objects they own"
+    ]
+    lines.extend(
+        _table([_NODE_COLUMNS, *(_node_row(s, units) for s in [*alive, *shown_dead])], "  ")
+    )
+    gone = [s for s in [*alive, *shown_dead] if not s.node.reachable]
+    lines.extend(_gone_text(s, units) for s in gone)
+    if len(dead) > len(shown_dead):
+        more = len(dead) - len(shown_dead)
+        lines.append(f"  ... and {more} more dead node{'s' if more != 1 else ''} (--format json)")
+    return lines
 
 
 def hints_to_text(hints: Sequence[LeakHint]) -> list[str]:
@@ -228,7 +362,10 @@ def report_to_text(
         lines.append("")
     if not report.groups:
         lines.extend(["No object references are held.", ""])
-    lines.append(stats_to_text(snapshot, units))
+    several = len(snapshot.nodes) > 1 or not snapshot.complete
+    if several:
+        lines.extend([*nodes_to_text(report.nodes, units), ""])
+    lines.append(stats_to_text(snapshot, units, per_node=not several))
     lines.append("")
     lines.extend(hints_to_text(hints))
     return "\n".join(lines)

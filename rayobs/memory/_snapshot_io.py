@@ -47,6 +47,7 @@ def ref_to_dict(ref: ObjectRefRecord) -> dict[str, Any]:
         "owned": ref.owned,
         "owner_pid": ref.owner_pid,
         "owner_node_ip": ref.owner_node_ip,
+        "owner_node_id": ref.owner_node_id,
         "call_site": ref.call_site,
         "task_status": ref.task_status,
         "attempt": ref.attempt,
@@ -66,6 +67,9 @@ def node_to_dict(node: NodeMemory) -> dict[str, Any]:
         "node_id": node.node_id,
         "node_ip": node.node_ip,
         "node_name": node.node_name,
+        "state": node.state,
+        "death": node.death,
+        "died_at": node.died_at,
         "workers": node.workers,
         "error": node.error,
         "truncated_pids": list(node.truncated_pids),
@@ -167,6 +171,11 @@ def _check(value: Any, key: str, kind: type[T], where: str, expected: str) -> T:
     return value
 
 
+def _added(record: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A text field added after version 1 was first written: older files lack it."""
+    return _opt(record, key, str, where) if key in record else None
+
+
 def _get(record: Any, key: str, kind: type[T], where: str) -> T:
     return _check(_value(record, key, where), key, kind, where, kind.__name__)
 
@@ -203,6 +212,7 @@ def _ref(record: Any, where: str) -> ObjectRefRecord:
         owned=_opt(record, "owned", bool, where),
         owner_pid=_opt(record, "owner_pid", int, where),
         owner_node_ip=_opt(record, "owner_node_ip", str, where),
+        owner_node_id=_added(record, "owner_node_id", where),
         call_site=_opt(record, "call_site", str, where),
         task_status=_opt(record, "task_status", str, where),
         attempt=_get(record, "attempt", int, where),
@@ -233,4 +243,7 @@ def _node(record: Any, where: str) -> NodeMemory:
         workers=_get(record, "workers", int, where),
         error=_opt(record, "error", str, where),
         truncated_pids=tuple(truncated),
+        state=_added(record, "state", where) or "ALIVE",
+        death=_added(record, "death", where),
+        died_at=_added(record, "died_at", where),
     )

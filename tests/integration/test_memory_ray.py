@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -220,7 +221,7 @@ def test_leak_hints(held: Held, document: dict[str, Any]) -> None:
 def test_table_and_stats_only(held: Held, ray_driver: RayCluster) -> None:
     table = rayobs(ray_driver, "--address", ray_driver.address, "--top", "3", "--units", "MB")
     assert table.returncode == 0, table.stderr
-    assert "--- node 127.0.0.1:" in table.stdout
+    assert re.search(r"^--- node 127\.0\.0\.1 \([0-9a-f]{8}\): ", table.stdout, re.MULTILINE)
     assert held.big in table.stdout  # the largest reference comes first
     assert "[dead_owner]" in table.stdout
     stats = rayobs(ray_driver, "--address", ray_driver.address, "--stats-only", "--format", "json")

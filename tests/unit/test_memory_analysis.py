@@ -57,7 +57,7 @@ def test_tally_takes_a_known_size_over_an_unknown_one() -> None:
 
 
 EXPECTED_GROUPS = {
-    GroupBy.NODE: {"127.0.0.1": 7, "127.0.0.2": 1},
+    GroupBy.NODE: {"127.0.0.1 (aaaaaaaa)": 7, "127.0.0.2 (bbbbbbbb)": 1},
     GroupBy.OWNER: {
         "pid 100 on 127.0.0.1": 5,
         "pid 300 on 127.0.0.2": 1,
@@ -100,7 +100,7 @@ def test_reference_type_group_counts_borrowed_copies_once_as_objects() -> None:
 
 def test_size_order_puts_the_largest_group_and_object_first() -> None:
     report = analyze(snapshot(), GroupBy.NODE, SortBy.SIZE)
-    assert [g.key for g in report.groups] == ["127.0.0.1", "127.0.0.2"]
+    assert [g.key for g in report.groups] == ["127.0.0.1 (aaaaaaaa)", "127.0.0.2 (bbbbbbbb)"]
     sizes = [r.size_bytes or -1 for r in report.groups[0].refs]
     assert sizes == sorted(sizes, reverse=True)
     assert report.groups[0].refs[-1].object_id == HANDLE  # unknown size last

@@ -77,7 +77,10 @@ def test_table_shows_groups_rows_store_and_hints() -> None:
         lines[0] == "Object references of 127.0.0.1:6379 at 2026-11-23T16:00:00+00:00 (Ray 2.60.0)"
     )
     assert lines[1].startswith("8 refs, 7 objects, 150.35 MB (+1 of unknown size); grouped by node")
-    assert "--- node 127.0.0.1: 7 refs, 6 objects, 150.31 MB (+1 of unknown size) ---" in lines
+    assert (
+        "--- node 127.0.0.1 (aaaaaaaa): 7 refs, 6 objects, 150.31 MB (+1 of unknown size) ---"
+        in lines
+    )
     header = next(line for line in lines if line.startswith("PID"))
     assert header.split("  ")[0] == "PID"
     assert [cell.strip() for cell in header.split("  ") if cell.strip()] == [
