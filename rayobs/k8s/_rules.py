@@ -41,7 +41,9 @@ KSM_LAST_TERMINATED = "kube_pod_container_status_last_terminated_reason"
 KSM_RESTARTS = "kube_pod_container_status_restarts_total"
 
 CLUSTER = ("namespace", CLUSTER_LABEL)
-NODE = (*CLUSTER, "pod")
+# A node is a pod on Kubernetes; elsewhere (VMs, one machine) only the scraped endpoint,
+# instance, tells nodes apart: nodes on one machine even share Ray's NodeAddress.
+NODE = (*CLUSTER, "pod", "instance")
 CALL = (*CLUSTER, "kind", "name")
 
 
