@@ -1,8 +1,10 @@
 """Driver for the multi-node scenarios: ``python -m tests.integration._multinode_driver ADDR TAG``.
 
 Runs in its own process (the test process may be another cluster's driver),
-provokes each death on its node and prints one JSON object: scenario -> the
-pid of the worker that died and what the driver saw.
+provokes each death on its node, then runs an instrumented task on every node a
+known number of times (some of the calls fail), and prints one JSON object:
+scenario -> the pid of the worker that died and what the driver saw, and under
+``probes`` the calls and failures per node.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import ray
+
+import rayobs
+
+# role -> (calls, of which fail): a different pair per node, so a mix-up shows.
+PROBES = {"head": (3, 1), "limited": (4, 2), "monitor": (5, 0)}
 
 
 def hog(pid_file: str, limit: int = 80) -> int:
@@ -45,6 +53,64 @@ def sleeper(pid_file: str) -> None:
 class Resident:
     def pid(self) -> int:
         return os.getpid()
+
+
+def probe(fail: bool) -> str:
+    """A task that raises when asked to: instrumented by ``_probes``."""
+    if fail:
+        raise ValueError("probe asked to fail")
+    return os.environ.get("RAYOBS_SCRATCH", "")
+
+
+def _probe_calls(text: str, name: str) -> tuple[float, float]:
+    """Calls and error calls of ``name`` on one node's metrics page (summed over workers)."""
+    calls = errors = 0.0
+    for line in text.splitlines():
+        if line.startswith("ray_rayobs_calls_total{") and f'name="{name}"' in line:
+            value = float(line.rsplit(" ", 1)[1])
+            calls += value
+            errors += value if 'outcome="error"' in line else 0.0
+    return calls, errors
+
+
+def _probes(tag: str) -> dict[str, dict[str, Any]]:
+    """Run the instrumented probe on every node; wait until each node's agent has the counts.
+
+    The driver's workers are killed when it exits: the counts must have reached the
+    agents (which keep them) first.
+    """
+    name = f"node_probe_{tag}"
+    task = ray.remote(max_retries=0)(rayobs.instrument(probe, name=name))
+    done: dict[str, dict[str, Any]] = {}
+    for role, (calls, failing) in PROBES.items():
+        refs = [task.options(resources={role: 1}).remote(i < failing) for i in range(calls)]
+        failed = 0
+        for ref in refs:
+            try:
+                ray.get(ref, timeout=60)
+            except ray.exceptions.RayTaskError:
+                failed += 1
+        done[role] = {"calls": calls, "errors": failed}
+    ports = {
+        role: f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
+        for n in ray.nodes()
+        if n["Alive"]
+        for role in PROBES
+        if role in n["Resources"]
+    }
+    deadline = time.monotonic() + 30
+    for role, item in done.items():
+        item["endpoint"] = ports[role]
+        want = (float(item["calls"]), float(item["errors"]))
+        while True:
+            url = f"http://{ports[role]}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                seen = _probe_calls(response.read().decode(), name)
+            if seen == want or time.monotonic() > deadline:
+                item["agent"] = list(seen)
+                break
+            time.sleep(0.2)
+    return done
 
 
 def _pid_file(scenario: str) -> Path:
@@ -90,6 +156,10 @@ def main(address: str, tag: str) -> None:
             seen[scenario] = {"pid": None, "outcome": f"driver: {exc!r}", "node": node}
             continue
         seen[scenario] = {"pid": pid, "outcome": outcome, "node": node}
+    try:
+        probes: dict[str, Any] = _probes(tag)
+    except Exception as exc:
+        probes = {"error": f"driver: {exc!r}"}
     # A detached actor on the node that is killed next: it outlives this driver.
     actor = (
         ray.remote(max_restarts=0)(Resident)
@@ -101,6 +171,7 @@ def main(address: str, tag: str) -> None:
     except Exception as exc:
         seen["node_death"] = {"pid": None, "outcome": f"driver: {exc!r}", "node": "limited"}
     print("RESULT " + json.dumps(seen), flush=True)
+    print("PROBES " + json.dumps(probes), flush=True)
 
 
 if __name__ == "__main__":
