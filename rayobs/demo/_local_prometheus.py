@@ -79,6 +79,24 @@ def scrape_job(
     return config
 
 
+def prometheus_config(
+    targets: Sequence[str] = (),
+    rule_files: Sequence[Path] = (),
+    target_files: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A whole ``prometheus.yml`` as data: one job (:func:`scrape_job`), everything every second.
+
+    >>> prometheus_config(["127.0.0.1:8080"])["global"]["evaluation_interval"]
+    '1s'
+    """
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [scrape_job(targets, target_files, exclude)],
+    }
+
+
 def _get(url: str, timeout: float) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())
@@ -116,16 +134,7 @@ class LocalPrometheus:
         ``prometheus`` binary, ``ValueError`` for a target that is not on
         127.0.0.1, ``RuntimeError`` if it will not start.
         """
-        job = scrape_job(targets, target_files or (), exclude)
-        config = {
-            "global": {
-                "scrape_interval": "1s",
-                "evaluation_interval": "1s",
-                "scrape_timeout": "1s",
-            },
-            "rule_files": [str(p) for p in (rule_files or [])],
-            "scrape_configs": [job],
-        }
+        config = prometheus_config(targets, rule_files or (), target_files or (), exclude)
         return cls.run(config, binary, timeout)
 
     @classmethod
