@@ -1,10 +1,12 @@
-"""Driver for the multi-node scenarios: ``python -m tests.integration._multinode_driver ADDR TAG``.
+"""Driver for the multi-node scenarios.
+
+``python -m tests.integration._multinode_driver ADDRESS TAG PROBES``
 
 Runs in its own process (the test process may be another cluster's driver),
-provokes each death on its node, then runs an instrumented task on every node a
-known number of times (some of the calls fail), and prints one JSON object:
-scenario -> the pid of the worker that died and what the driver saw, and under
-``probes`` the calls and failures per node.
+provokes each death on its node, then runs an instrumented task on every node
+as ``PROBES`` (JSON: role -> [calls, of which fail]) says. Prints two JSON
+objects: scenario -> the pid of the worker that died and what the driver saw
+(``RESULT``), and role -> the calls and failures it made there (``PROBES``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from typing import Any
 import ray
 
 import rayobs
-
-# role -> (calls, of which fail): a different pair per node, so a mix-up shows.
-PROBES = {"head": (3, 1), "limited": (4, 2), "monitor": (5, 0)}
 
 
 def hog(pid_file: str, limit: int = 80) -> int:
@@ -55,11 +54,11 @@ class Resident:
         return os.getpid()
 
 
-def probe(fail: bool) -> str:
+def probe(fail: bool) -> int:
     """A task that raises when asked to: instrumented by ``_probes``."""
     if fail:
         raise ValueError("probe asked to fail")
-    return os.environ.get("RAYOBS_SCRATCH", "")
+    return os.getpid()
 
 
 def _probe_calls(text: str, name: str) -> tuple[float, float]:
@@ -73,7 +72,7 @@ def _probe_calls(text: str, name: str) -> tuple[float, float]:
     return calls, errors
 
 
-def _probes(tag: str) -> dict[str, dict[str, Any]]:
+def _probes(tag: str, plan: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
     """Run the instrumented probe on every node; wait until each node's agent has the counts.
 
     The driver's workers are killed when it exits: the counts must have reached the
@@ -82,7 +81,7 @@ def _probes(tag: str) -> dict[str, dict[str, Any]]:
     name = f"node_probe_{tag}"
     task = ray.remote(max_retries=0)(rayobs.instrument(probe, name=name))
     done: dict[str, dict[str, Any]] = {}
-    for role, (calls, failing) in PROBES.items():
+    for role, (calls, failing) in plan.items():
         refs = [task.options(resources={role: 1}).remote(i < failing) for i in range(calls)]
         failed = 0
         for ref in refs:
@@ -95,7 +94,7 @@ def _probes(tag: str) -> dict[str, dict[str, Any]]:
         role: f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
         for n in ray.nodes()
         if n["Alive"]
-        for role in PROBES
+        for role in plan
         if role in n["Resources"]
     }
     deadline = time.monotonic() + 30
@@ -136,7 +135,7 @@ def _run(function: Any, scenario: str, tag: str, node: str) -> tuple[int, str]:
     return int(pid_file.read_text()), outcome
 
 
-def main(address: str, tag: str) -> None:
+def main(address: str, tag: str, plan: dict[str, list[int]]) -> None:
     # The setup hook watches each worker's memory cgroup (rayobs.hooks, opt-in).
     hook = {
         "worker_process_setup_hook": "rayobs.hooks.setup_worker",
@@ -157,7 +156,7 @@ def main(address: str, tag: str) -> None:
             continue
         seen[scenario] = {"pid": pid, "outcome": outcome, "node": node}
     try:
-        probes: dict[str, Any] = _probes(tag)
+        probes: dict[str, Any] = _probes(tag, plan)
     except Exception as exc:
         probes = {"error": f"driver: {exc!r}"}
     # A detached actor on the node that is killed next: it outlives this driver.
@@ -175,4 +174,4 @@ def main(address: str, tag: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))
