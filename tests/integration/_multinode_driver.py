@@ -3,8 +3,8 @@
 ``python -m tests.integration._multinode_driver ADDRESS TAG PROBES``
 
 Runs in its own process (the test process may be another cluster's driver),
-provokes each death on its node, then runs an instrumented task on every node
-as ``PROBES`` (JSON: role -> [calls, of which fail]) says. Prints two JSON
+runs an instrumented task on every node as ``PROBES`` (JSON: role -> [calls, of
+which fail]) says, then provokes each death on its node. Prints two JSON
 objects: scenario -> the pid of the worker that died and what the driver saw
 (``RESULT``), and role -> the calls and failures it made there (``PROBES``).
 """
@@ -142,6 +142,12 @@ def main(address: str, tag: str, plan: dict[str, list[int]]) -> None:
         "env_vars": {"RAYOBS_OOM_WATCH_INTERVAL": "0.2"},
     }
     ray.init(address=address, logging_level="ERROR", runtime_env=hook)
+    # The probes first: the monitor node's memory monitor kills whatever runs there once
+    # the machine's memory use passes its threshold, which other processes move.
+    try:
+        probes: dict[str, Any] = _probes(tag, plan)
+    except Exception as exc:
+        probes = {"error": f"driver: {exc!r}"}
     seen: dict[str, dict[str, Any]] = {}
     for scenario, function, node in (
         ("kernel_oom", hog, "limited"),
@@ -155,10 +161,6 @@ def main(address: str, tag: str, plan: dict[str, list[int]]) -> None:
             seen[scenario] = {"pid": None, "outcome": f"driver: {exc!r}", "node": node}
             continue
         seen[scenario] = {"pid": pid, "outcome": outcome, "node": node}
-    try:
-        probes: dict[str, Any] = _probes(tag, plan)
-    except Exception as exc:
-        probes = {"error": f"driver: {exc!r}"}
     # A detached actor on the node that is killed next: it outlives this driver.
     actor = (
         ray.remote(max_restarts=0)(Resident)
