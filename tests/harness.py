@@ -38,10 +38,22 @@ from rayobs.demo._local_ray import (
 from rayobs.demo._ports import free_port
 from tests import requires
 
-__all__ = ["PromQLError", "Prometheus", "RayCluster", "free_port", "new_token", "wait_until"]
+__all__ = [
+    "PromQLError",
+    "Prometheus",
+    "RayCluster",
+    "alert_rule_file",
+    "free_port",
+    "new_token",
+    "wait_until",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+ALERT_RULES = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
+# The head's autoscaler and dashboard serve metrics on fixed ports, which Ray's file-SD file
+# lists: with another Ray cluster on this machine they may be that cluster's. Never scraped here.
+HEAD_FIXED_PORTS = ("127.0.0.1:44217", "127.0.0.1:44227")
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
@@ -291,3 +303,19 @@ class Prometheus(LocalPrometheus):
             f"Prometheus never returned the expected value within {timeout:.0f}s\n"
             f"  query:    {promql}\n  expected: {want}\n  last:     {last}"
         )
+
+
+def alert_rule_groups() -> list[dict[str, Any]]:
+    """The ``spec.groups`` of the shipped PrometheusRule (the committed file, as deployed)."""
+    import yaml
+
+    (rule,) = [d for d in yaml.safe_load_all(ALERT_RULES.read_text()) if d]
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
+def alert_rule_file(directory: Path) -> Path:
+    """The shipped alert rules as a Prometheus rule file in ``directory``."""
+    path = directory / "rayobs-alerts.rules.json"  # JSON is YAML
+    path.write_text(json.dumps({"groups": alert_rule_groups()}))
+    return path

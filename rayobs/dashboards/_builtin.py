@@ -207,6 +207,25 @@ def tasks_and_actors() -> Dashboard:
         "The function name of a task, or Class.method of an actor method (Class.__init__ is "
         "actor construction).",
     )
+    per_node = Panel(
+        "Calls per node",
+        "Finished calls and the errors among them of the selected tasks and methods, on each "
+        f"node ({_CALLS}), summed over its workers: totals since the node's metrics agent "
+        "started. A node is the metrics endpoint Prometheus scrapes (instance), which tells "
+        "nodes apart even where they share an address (NodeAddress), as nodes on one machine do.",
+        (
+            Query(f"sum by (instance) ({_calls()})", "calls", instant=True),
+            Query(
+                f"sum by (instance) ({_calls(_ERROR)}) or sum by (instance) ({_calls()}) * 0",
+                "errors",
+                instant=True,
+            ),
+        ),
+        unit="short",
+        kind=PanelKind.TABLE,
+        width=24,
+        height=6,
+    )
     return Dashboard(
         uid="rayobs-tasks-actors",
         title="rayobs / Tasks & actors",
@@ -217,6 +236,7 @@ def tasks_and_actors() -> Dashboard:
             Row("Calls and errors", (call_rate, error_ratio, errors, in_flight)),
             Row("Latency", (latency, heatmap)),
             Row("Slowest", (table,)),
+            Row("By node", (per_node,)),
         ),
         file_name="tasks-actors.json",
     )
@@ -356,6 +376,27 @@ def memory_and_incidents() -> Dashboard:
         min=0,
         quiet="while every metric stays within its tag budget",
     )
+    # instance, not NodeAddress: nodes sharing an address (one machine) stay apart
+    oom_by_node = Panel(
+        "OOM kills by node",
+        f"Workers Ray's memory monitor killed on each node ({_OOM}), by the node's metrics "
+        "endpoint (instance). A kernel OOM kill (a container or cgroup memory limit) does not "
+        "count here: it shows under unexpected worker failures.",
+        (Query(f"sum by (instance) ({selector(_OOM)})", "{{instance}}"),),
+        unit="short",
+        min=0,
+        quiet="until Ray's memory monitor kills a worker",
+    )
+    failures_by_node = Panel(
+        "Unexpected worker failures by node",
+        f"Worker processes that died without being asked to on each node ({_WORKER_FAILURES}), "
+        "by the node's metrics endpoint (instance): kernel OOM kills, crashes, SIGKILL and "
+        "SIGTERM. Totals since the node's raylet started.",
+        (Query(f"sum by (instance) ({selector(_WORKER_FAILURES)})", "{{instance}}"),),
+        unit="short",
+        min=0,
+        quiet="until a worker process dies unexpectedly",
+    )
     return Dashboard(
         uid="rayobs-memory-incidents",
         title="rayobs / Memory & incidents",
@@ -367,6 +408,7 @@ def memory_and_incidents() -> Dashboard:
             Row("Memory", (node_memory, component_memory, worker_rss)),
             Row("Incidents", (oom, failures)),
             Row("rayobs health", (recording_failures, cardinality)),
+            Row("Incidents by node", (failures_by_node, oom_by_node)),
         ),
         file_name="memory-incidents.json",
     )

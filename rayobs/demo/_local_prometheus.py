@@ -4,13 +4,15 @@ It runs the ``prometheus`` binary found on PATH with a temporary config and
 storage directory, listens on 127.0.0.1 and is queried over its HTTP API.
 ``start`` scrapes the loopback targets it is given; ``run`` takes a whole
 configuration (the tests run the docs' file-SD job with it). Nothing here
-talks to any other address.
+talks to any other address: targets found in a file-SD file are kept only when
+they are on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,70 @@ class PromQLError(Exception):
     """Prometheus refused a query (parse or evaluation error)."""
 
 
+LOOPBACK_TARGET = r"127\.0\.0\.1:\d+"
+# Ray rewrites its file-SD file every 5 s; Prometheus re-reads it this often as well as on change.
+FILE_SD_REFRESH = "1s"
+
+
+def scrape_job(
+    targets: Sequence[str] = (),
+    target_files: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+    job: str = "ray",
+) -> dict[str, Any]:
+    """A ``prometheus.yml`` scrape job: ``targets`` and the targets listed in ``target_files``.
+
+    Whatever the files list, only ``127.0.0.1:PORT`` targets are scraped, and never
+    those in ``exclude``. Raises ``ValueError`` for a static target not on 127.0.0.1.
+
+    >>> scrape_job(["127.0.0.1:8080"])["static_configs"]
+    [{'targets': ['127.0.0.1:8080']}]
+    >>> scrape_job(target_files=[Path("/tmp/sd.json")])["file_sd_configs"]
+    [{'files': ['/tmp/sd.json'], 'refresh_interval': '1s'}]
+    """
+    for target in targets:
+        if not re.fullmatch(LOOPBACK_TARGET, target):
+            raise ValueError(f"refusing to scrape a non-loopback target: {target}")
+    config: dict[str, Any] = {"job_name": job}
+    if targets:
+        config["static_configs"] = [{"targets": list(targets)}]
+    if target_files:
+        config["file_sd_configs"] = [
+            {"files": [str(p) for p in target_files], "refresh_interval": FILE_SD_REFRESH}
+        ]
+    relabel: list[dict[str, Any]] = [
+        {"source_labels": ["__address__"], "regex": LOOPBACK_TARGET, "action": "keep"}
+    ]
+    if exclude:
+        relabel.append(
+            {
+                "source_labels": ["__address__"],
+                "regex": "|".join(re.escape(address) for address in exclude),
+                "action": "drop",
+            }
+        )
+    config["relabel_configs"] = relabel
+    return config
+
+
+def prometheus_config(
+    targets: Sequence[str] = (),
+    rule_files: Sequence[Path] = (),
+    target_files: Sequence[Path] = (),
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A whole ``prometheus.yml`` as data: one job (:func:`scrape_job`), everything every second.
+
+    >>> prometheus_config(["127.0.0.1:8080"])["global"]["evaluation_interval"]
+    '1s'
+    """
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [scrape_job(targets, target_files, exclude)],
+    }
+
+
 def _get(url: str, timeout: float) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())
@@ -37,7 +104,7 @@ def _get(url: str, timeout: float) -> str:
 
 @dataclass
 class LocalPrometheus:
-    """A Prometheus server scraping ``targets`` (``127.0.0.1:PORT`` only) every second."""
+    """A Prometheus server scraping loopback targets (``127.0.0.1:PORT`` only) every second."""
 
     port: int
     data_dir: Path
@@ -55,24 +122,19 @@ class LocalPrometheus:
         rule_files: list[Path] | None = None,
         binary: str | None = None,
         timeout: float = 60.0,
+        target_files: list[Path] | None = None,
+        exclude: Sequence[str] = (),
     ) -> LocalPrometheus:
-        """Start a server scraping ``targets`` every second and wait until it is ready.
+        """Start a server scraping every second and wait until it is ready.
 
-        Raises ``FileNotFoundError`` without a ``prometheus`` binary, ``ValueError``
-        for a target that is not on 127.0.0.1, ``RuntimeError`` if it will not start.
+        It scrapes ``targets`` and the 127.0.0.1 targets listed in the file-SD
+        ``target_files`` (re-read every second: Ray's file changes as nodes come
+        and go), except the addresses in ``exclude``, and evaluates the rules of
+        ``rule_files`` every second. Raises ``FileNotFoundError`` without a
+        ``prometheus`` binary, ``ValueError`` for a target that is not on
+        127.0.0.1, ``RuntimeError`` if it will not start.
         """
-        for target in targets:
-            if not target.startswith("127.0.0.1:"):
-                raise ValueError(f"refusing to scrape a non-loopback target: {target}")
-        config = {
-            "global": {
-                "scrape_interval": "1s",
-                "evaluation_interval": "1s",
-                "scrape_timeout": "1s",
-            },
-            "rule_files": [str(p) for p in (rule_files or [])],
-            "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": targets}]}],
-        }
+        config = prometheus_config(targets, rule_files or (), target_files or (), exclude)
         return cls.run(config, binary, timeout)
 
     @classmethod

@@ -41,7 +41,9 @@ KSM_LAST_TERMINATED = "kube_pod_container_status_last_terminated_reason"
 KSM_RESTARTS = "kube_pod_container_status_restarts_total"
 
 CLUSTER = ("namespace", CLUSTER_LABEL)
-NODE = (*CLUSTER, "pod")
+# A node is a pod on Kubernetes; elsewhere (VMs, one machine) only the scraped endpoint,
+# instance, tells nodes apart: nodes on one machine even share Ray's NodeAddress.
+NODE = (*CLUSTER, "pod", "instance")
 CALL = (*CLUSTER, "kind", "name")
 
 
@@ -103,6 +105,8 @@ class Alert:
 
 _WHERE = f"Ray cluster {{{{ $labels.{CLUSTER_LABEL} }}}} (namespace {{{{ $labels.namespace }}}})"
 _ON_HEAD = "in the head pod (kubectl exec -it HEAD_POD -- ...)"
+# The node of a node alert: its pod on Kubernetes, else the endpoint Prometheus scraped.
+_NODE = "{{ if $labels.pod }}pod {{ $labels.pod }}{{ else }}node {{ $labels.instance }}{{ end }}"
 
 
 def _call_alerts(params: Params) -> list[Alert]:
@@ -168,7 +172,7 @@ def _worker_alerts() -> list[Alert]:
             summary='Ray killed {{ $value | printf "%.0f" }} worker(s) running {{ $labels.Name }}'
             f" for lack of memory in {_WHERE}",
             description=(
-                "Pod {{ $labels.pod }} ran low on memory and Ray's memory monitor killed workers "
+                f"On {_NODE}, memory ran low and Ray's memory monitor killed workers "
                 "(their callers get OutOfMemoryError; retries can hide it). Run "
                 f"`rayobs diagnose --since 30m` {_ON_HEAD} for each death and its evidence, and "
                 "`rayobs memory` to see what holds memory. Then give the pod more memory or run "
@@ -185,7 +189,7 @@ def _worker_alerts() -> list[Alert]:
             summary='{{ $value | printf "%.0f" }} worker(s) running {{ $labels.Name }} died '
             f"unexpectedly in {_WHERE}",
             description=(
-                "Workers on pod {{ $labels.pod }} exited with SYSTEM_ERROR: killed by a signal "
+                f"Workers on {_NODE} exited with SYSTEM_ERROR: killed by a signal "
                 "(the kernel's OOM killer, SIGKILL) or crashed (SIGSEGV). Run "
                 f"`rayobs diagnose --since 30m` {_ON_HEAD} to see why each one died; "
                 "`rayobs exit-code CODE` explains an exit status found in the logs."

@@ -40,6 +40,8 @@ BUILTINS = {"__rate_interval": "1m", "__range": "10m", "__interval": "15s"}
 QUIET = {
     ("rayobs-memory-incidents", "OOM kills by name"),
     ("rayobs-memory-incidents", "Unexpected worker failures by name"),
+    ("rayobs-memory-incidents", "OOM kills by node"),
+    ("rayobs-memory-incidents", "Unexpected worker failures by node"),
     ("rayobs-memory-incidents", "Worker RSS (rayobs hook)"),
 }
 # Variables with legitimately no values: KubeRay's label is absent on a local Ray.

@@ -8,7 +8,6 @@ instrumented calls, and a worker killed by SIGKILL.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 import rayobs
 from rayobs.k8s import DEFAULTS, alerts
@@ -25,7 +23,7 @@ from rayobs.k8s._rules import (
     RAY_OBJECT_STORE_USED,
     RAY_SPILL_REQUESTS,
 )
-from tests.harness import Prometheus, RayCluster, wait_until
+from tests.harness import Prometheus, RayCluster, alert_rule_file, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
@@ -56,18 +54,11 @@ def test_ray_exports_what_the_object_store_and_absence_alerts_read(
     assert 0 <= ratio[""] < 0.9
 
 
-def _rule_file(tmp_path: Path) -> Path:
-    (rule,) = [d for d in yaml.safe_load_all(RULE_FILE.read_text()) if d]
-    path = tmp_path / "rules.json"  # JSON is YAML
-    path.write_text(json.dumps({"groups": rule["spec"]["groups"]}))
-    return path
-
-
 def test_rule_file_loads_and_every_rule_evaluates_healthy(
     ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
     server = Prometheus.start(
-        [f"127.0.0.1:{ray_cluster.metrics_port}"], rule_files=[_rule_file(tmp_path)]
+        [f"127.0.0.1:{ray_cluster.metrics_port}"], rule_files=[alert_rule_file(tmp_path)]
     )
     try:
 

@@ -15,6 +15,7 @@ from rayobs.k8s import DEFAULTS, alerts
 from rayobs.k8s._params import CLUSTER_LABEL
 from rayobs.k8s._rules import RAY_PREFIX
 from tests import requires
+from tests.harness import alert_rule_groups
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "k8s" / "prometheusrule-rayobs-alerts.yaml"
@@ -22,9 +23,7 @@ TESTS = REPO / "tests" / "data" / "promtool" / "rayobs-alerts.test.yaml"
 
 
 def _groups() -> list[dict[str, object]]:
-    (rule,) = [d for d in yaml.safe_load_all(RULE_FILE.read_text()) if d]
-    groups: list[dict[str, object]] = rule["spec"]["groups"]
-    return groups
+    return alert_rule_groups()
 
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
