@@ -32,9 +32,9 @@ from hamilton.lifecycle import GraphExecutionHook, NodeExecutionHook
 
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _decorator
-from rayobs.calls._options import Options
+from rayobs.calls._options import ALL_METRICS, Options
 from rayobs.calls._stats import SiteSpec, site_for
-from rayobs.metrics import _failures
+from rayobs.metrics import _failures, _own
 
 KIND = "node"
 _EXECUTE = "execute"
@@ -87,6 +87,23 @@ class NodeMetrics(NodeExecutionHook, GraphExecutionHook):  # type: ignore[misc]
         return (
             f"NodeMetrics(dataflow={self.dataflow!r}, tags={dict(self.tags)!r}, trace={self.trace})"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Hamilton's Ray integrations pickle the adapters into every node's task, and
+        # each task is a new remote function: the default state (the duration
+        # histogram's whole spec) costs tens of microseconds a node to pickle and
+        # load again. The defaults travel as None, and a worker reuses one adapter
+        # per configuration.
+        if type(self) is not NodeMetrics:  # a subclass may hold more state
+            return super().__reduce__()
+        state = (
+            self.dataflow,
+            self.tags,
+            None if self.metrics == ALL_METRICS else self.metrics,
+            None if self.duration is _own.CALL_DURATION else self.duration,
+            self.trace,
+        )
+        return (_restored, (state, self.carriers or None))
 
     # ---- the whole execution, in the driver ----
 
@@ -172,6 +189,31 @@ class NodeMetrics(NodeExecutionHook, GraphExecutionHook):  # type: ignore[misc]
             "hamilton.run_id": run_id,
         }
         return _context.start(node_name, attributes, self.carriers.get(run_id))
+
+
+_restored_adapters: dict[tuple[Any, ...], NodeMetrics] = {}
+
+
+def _restored(state: tuple[Any, ...], carriers: dict[str, dict[str, str]] | None) -> NodeMetrics:
+    """A pickled ``NodeMetrics`` in the process that loads it (see ``__reduce__``)."""
+    if carriers:  # a traced run's context: this copy is the run's own
+        return _rebuilt(state, carriers)
+    adapter = _restored_adapters.get(state)
+    if adapter is None:
+        adapter = _restored_adapters[state] = _rebuilt(state, {})
+    return adapter
+
+
+def _rebuilt(state: tuple[Any, ...], carriers: dict[str, dict[str, str]]) -> NodeMetrics:
+    dataflow, tags, metrics, duration, trace = state
+    adapter: NodeMetrics = NodeMetrics.__new__(NodeMetrics)
+    adapter.dataflow = dataflow
+    adapter.tags = tags
+    adapter.metrics = ALL_METRICS if metrics is None else metrics
+    adapter.duration = _own.CALL_DURATION if duration is None else duration
+    adapter.trace = trace
+    adapter.carriers = dict(carriers)
+    return adapter
 
 
 def _stack() -> list[Any]:

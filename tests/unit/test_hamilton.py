@@ -118,6 +118,42 @@ def test_the_adapter_pickles_as_ray_ships_it() -> None:
     copy = pickle.loads(pickle.dumps(adapter))
     assert repr(copy) == repr(adapter)
     assert copy.carriers == adapter.carriers
+    assert (copy.metrics, copy.duration) == (adapter.metrics, adapter.duration)
+
+
+def test_every_node_task_carries_a_small_adapter_and_a_worker_keeps_one() -> None:
+    # Hamilton on Ray pickles the adapters into every node's task
+    adapter = NodeMetrics("features", tags={"team": "data"})
+    blob = pickle.dumps(adapter)
+    assert len(blob) < 200, len(blob)
+    first, second = pickle.loads(blob), pickle.loads(blob)
+    assert first is second
+    assert repr(first) == repr(adapter)
+
+
+def test_a_chosen_histogram_and_metrics_survive_pickling() -> None:
+    histogram = rayobs.Histogram(
+        "hamilton_node_seconds",
+        "Node duration.",
+        boundaries=[0.1, 1.0],
+        tag_keys=("kind", "name", "app", "component", "team", "outcome"),
+    )
+    adapter = NodeMetrics(metrics=["calls", "duration"], duration_histogram=histogram)
+    copy = pickle.loads(pickle.dumps(adapter))
+    assert copy.metrics == frozenset({"calls", "duration"})
+    assert copy.duration == histogram
+
+
+class _Labelled(NodeMetrics):
+    def __init__(self, label: str) -> None:
+        super().__init__("features")
+        self.label = label
+
+
+def test_a_subclass_keeps_its_own_state_when_pickled() -> None:
+    copy = pickle.loads(pickle.dumps(_Labelled("mine")))
+    assert type(copy) is _Labelled
+    assert copy.label == "mine"
 
 
 @pytest.mark.parametrize(
