@@ -41,3 +41,28 @@ def table(title: str, rows: list[tuple[str, float, float, float | None]]) -> str
         tgt = "" if target is None else f"<={target:.2f}"
         lines.append(f"{case:<44} {ours:>8.0f}ns {base:>8.0f}ns {ratio:>7.2f} {tgt:>7} {verdict}")
     return "\n".join(lines)
+
+
+def rotating_rounds(
+    runs: dict[str, Callable[[], float]], rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each round runs every case once, starting one further along each time.
+
+    ``runs`` maps a case to a function that does one run and returns its seconds;
+    the first case is the baseline. Returns each case's median seconds and its
+    median per-round ratio to the baseline. Give a second copy of the baseline as
+    a case to see the run's noise: its ratio would be 1.00 on a quiet machine.
+    """
+    names = list(runs)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        turn = round_ % len(names)
+        measured = {name: runs[name]() for name in names[turn:] + names[:turn]}
+        for name, value in measured.items():
+            seconds[name].append(value)
+            ratios[name].append(value / measured[names[0]])
+    return (
+        {name: statistics.median(values) for name, values in seconds.items()},
+        {name: statistics.median(values) for name, values in ratios.items()},
+    )

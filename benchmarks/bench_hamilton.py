@@ -12,15 +12,17 @@ way, is the run's noise floor (1.00 on a perfectly quiet machine).
 
 from __future__ import annotations
 
+import functools
 import os
-import statistics
 import time
 from pathlib import Path
 
 try:
     from benchmarks._env import local_ray, prepare_ray_environment
+    from benchmarks._timing import rotating_rounds
 except ImportError:  # run as a script
     from _env import local_ray, prepare_ray_environment  # type: ignore[no-redef]
+    from _timing import rotating_rounds  # type: ignore[no-redef]
 
 ROUNDS = 40
 REPO = Path(__file__).resolve().parent.parent
@@ -62,19 +64,11 @@ def main() -> None:
         for _ in range(2):  # warm up workers and imports
             for dr in drivers.values():
                 _execute_seconds(dr)
-        names = list(drivers)
-        samples: dict[str, list[float]] = {name: [] for name in names}
-        ratios: dict[str, list[float]] = {name: [] for name in names}
-        for round_ in range(ROUNDS):
-            turn = round_ % len(names)
-            measured = {
-                name: _execute_seconds(drivers[name]) for name in names[turn:] + names[:turn]
-            }
-            for name, seconds in measured.items():
-                samples[name].append(seconds)
-                ratios[name].append(seconds / measured["bare"])
-    bare_s, inst_s = (statistics.median(samples[k]) for k in ("bare", "rayobs"))
-    ratio, noise = (statistics.median(ratios[k]) for k in ("rayobs", "bare again"))
+        medians, ratios = rotating_rounds(
+            {name: functools.partial(_execute_seconds, dr) for name, dr in drivers.items()}, ROUNDS
+        )
+    bare_s, inst_s = medians["bare"], medians["rayobs"]
+    ratio, noise = ratios["rayobs"], ratios["bare again"]
     verdict = "ok" if ratio <= 1.05 else "MISS"
     print(f"Hamilton on Ray: one execute of {_hamilton_dag.NODES} nodes (RayGraphAdapter)")
     print(

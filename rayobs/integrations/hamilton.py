@@ -95,7 +95,8 @@ class NodeMetrics(NodeExecutionHook, GraphExecutionHook):  # type: ignore[misc]
         # load again. The defaults travel as None, and a worker reuses one adapter
         # per configuration.
         if type(self) is not NodeMetrics:  # a subclass may hold more state
-            return super().__reduce__()
+            inherited: tuple[Any, ...] = super().__reduce__()
+            return inherited
         state = (
             self.dataflow,
             self.tags,
