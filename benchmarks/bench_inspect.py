@@ -85,6 +85,43 @@ def build_graph(positions: list[int]) -> Callable[..., Any]:
     return handle
 
 
+DEEP_LEVELS = 100
+DEEP_SOURCE = """
+import threading
+
+class Node:
+    def __init__(self, child=None):
+        self.child = child
+        self.payload = {"name": "n", "values": list(range(20))}
+
+def build(levels, lock):
+    leaf = Node()
+    if lock:
+        leaf.lock = threading.Lock()
+    root = leaf
+    for _ in range(levels - 1):
+        root = Node(root)
+    return root
+"""
+
+
+def build_chain(lock: bool) -> object:
+    """A script's chain of ``DEEP_LEVELS`` objects; with ``lock``, the last holds a lock."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(DEEP_SOURCE, namespace)
+    return namespace["build"](DEEP_LEVELS, lock)
+
+
+def _deepest_path(obj: object) -> int:
+    """How many ``.child`` steps down the one reported culprit is (-1: none or several)."""
+    import rayobs
+
+    paths = rayobs.inspect_serializability(obj, name="root").paths
+    if len(paths) != 1 or not paths[0].endswith(".lock"):
+        return -1
+    return paths[0].count(".child")
+
+
 def _ray_inspect(obj: object) -> int:
     """Ray's inspector with its printing discarded; the number of failures it reports."""
     from ray.util import inspect_serializability
@@ -142,10 +179,24 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class Deep:
+    """The chain: where rayobs's default budget found the lock, and how fast."""
+
+    levels_found: int  # .child steps down to the reported lock; -1 when not found
+    rayobs_ms: float
+    dumps_ms: float  # one cloudpickle.dumps of the chain without the lock
+
+    @property
+    def found(self) -> bool:
+        return self.levels_found == DEEP_LEVELS - 1
+
+
+@dataclass(frozen=True)
 class Results:
     dumps_ms: float
     serializable_ms: float
     placements: tuple[Placement, ...]
+    deep: Deep
 
     @property
     def serializable_ratio(self) -> float:
@@ -162,7 +213,11 @@ class Results:
 
     @property
     def passed(self) -> bool:
-        return self.serializable_ratio <= SERIALIZABLE_LIMIT and self.failing_ratio <= FAILING_LIMIT
+        return (
+            self.serializable_ratio <= SERIALIZABLE_LIMIT
+            and self.failing_ratio <= FAILING_LIMIT
+            and self.deep.found
+        )
 
 
 def measure() -> Results:
@@ -196,7 +251,14 @@ def measure() -> Results:
                 rayobs_found=timed["rayobs"][1],
             )
         )
-    return Results(medians["dumps"][0], medians["rayobs"][0], tuple(placements))
+    chain = _medians(
+        {
+            "dumps": functools.partial(_dumps, build_chain(lock=False)),
+            "rayobs": functools.partial(_deepest_path, build_chain(lock=True)),
+        }
+    )
+    deep = Deep(chain["rayobs"][1], chain["rayobs"][0], chain["dumps"][0])
+    return Results(medians["dumps"][0], medians["rayobs"][0], tuple(placements), deep)
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -250,6 +312,15 @@ def render(results: Results) -> str:
         f"{_verdict(results.failing_ratio, FAILING_LIMIT)})",
         f"median rayobs/ray (for reference; Ray stops at its first failure): "
         f"{results.median_ray_ratio:.2f}",
+        "",
+        f"A chain of {DEEP_LEVELS} objects with a lock in the last, default budget: "
+        + (
+            f"found {DEEP_LEVELS} levels down ({results.deep.levels_found} .child steps) in "
+            f"{results.deep.rayobs_ms:.1f} ms; one cloudpickle.dumps of the chain without "
+            f"the lock {results.deep.dumps_ms:.1f} ms"
+            if results.deep.found
+            else f"NOT FOUND (deepest report: {results.deep.levels_found})"
+        ),
     ]
     return "\n".join(lines)
 
