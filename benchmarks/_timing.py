@@ -48,10 +48,11 @@ def rotating_rounds(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each round runs every case once, starting one further along each time.
 
-    ``runs`` maps a case to a function that does one run and returns its seconds;
-    the first case is the baseline. Returns each case's median seconds and its
-    median per-round ratio to the baseline. Give a second copy of the baseline as
-    a case to see the run's noise: its ratio would be 1.00 on a quiet machine.
+    ``runs`` maps a case to a function that does one run and returns its
+    measurement (seconds, or a rate); the first case is the baseline. Returns each
+    case's median measurement and its median per-round ratio to the baseline.
+    Give a second copy of the baseline as a case to see the run's noise: its
+    ratio would be 1.00 on a quiet machine.
     """
     names = list(runs)
     seconds: dict[str, list[float]] = {name: [] for name in names}
