@@ -112,7 +112,20 @@ class Site:
             flusher.expect(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (site_for, (self.spec,))
+        # Every instrumented wrapper pickles its site: the defaults travel as None
+        # (the duration histogram's spec alone is about 640 bytes).
+        spec = self.spec
+        return (
+            _site_from,
+            (
+                spec.kind,
+                spec.name,
+                spec.tags,
+                None if spec.metrics == _ALL_METRICS else spec.metrics,
+                None if spec.duration is _own.CALL_DURATION else spec.duration,
+                spec.trace,
+            ),
+        )
 
     def stats(self) -> CallStats:
         """This thread's stats, created on the thread's first call."""
@@ -262,6 +275,30 @@ class Site:
 
 _sites: dict[SiteSpec, Site] = {}
 _sites_lock = threading.Lock()
+
+
+_ALL_METRICS = frozenset(_catalog.CALL_METRICS)
+
+
+def _site_from(
+    kind: str,
+    name: str,
+    tags: tuple[tuple[str, str], ...],
+    metrics: frozenset[str] | None,
+    duration: Any,
+    trace: bool,
+) -> Site:
+    """A pickled ``Site`` in the process that loads it."""
+    return site_for(
+        SiteSpec(
+            kind=kind,
+            name=name,
+            tags=tags,
+            metrics=_ALL_METRICS if metrics is None else metrics,
+            duration=_own.CALL_DURATION if duration is None else duration,
+            trace=trace,
+        )
+    )
 
 
 def site_for(spec: SiteSpec) -> Site:

@@ -243,6 +243,40 @@ def test_wrapped_functions_pickle_without_backend_state() -> None:
     assert calls(m, "local", "ok", team="core") == 1  # the clone starts from zero
 
 
+def test_a_site_pickles_small_and_loads_as_the_same_site() -> None:
+    # every copy of a wrapper carries its site: a task function, a Ray Data UDF
+    from rayobs.calls._decorator import _MARK
+
+    wrapped = rayobs.instrument(_double, tags={"team": "core"})
+    site = getattr(wrapped, _MARK)
+    data = pickle.dumps(site)
+    assert len(data) < 200, len(data)
+    assert pickle.loads(data) is site
+
+
+def test_a_site_with_its_own_histogram_and_metrics_pickles_whole() -> None:
+    from rayobs.calls._decorator import _MARK
+
+    histogram = rayobs.Histogram(
+        "pickled_site_seconds",
+        "Own buckets.",
+        boundaries=[0.5, 5.0],
+        tag_keys=("kind", "name", "app", "component", "team", "outcome"),
+    )
+    wrapped = rayobs.instrument(
+        _double, metrics=["calls", "duration"], duration_histogram=histogram
+    )
+    site = getattr(wrapped, _MARK)
+    copy = pickle.loads(pickle.dumps(site))
+    assert copy is site
+    assert copy.spec.duration == histogram
+    assert copy.spec.metrics == frozenset({"calls", "duration"})
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
 def test_threads_count_exactly_and_in_flight_returns_to_zero() -> None:
     barrier = threading.Barrier(8)
 
