@@ -148,6 +148,33 @@ class Prober:
         self._pickler = self._make_pickler()
 
 
+class Trail:
+    """What a failing probe entered, in order: where to look first for its culprit.
+
+    The pickler goes depth first and stops at the failure, so of an object's
+    children the one entered last (before pickling stopped) is the one the failure
+    was inside, unless it was inside a builtin container (those are never
+    entered) pickled after it. ``suspect`` names that child; the search looks into
+    it before probing, and a wrong guess only costs a probe.
+    """
+
+    __slots__ = ("_alive", "_positions")
+
+    def __init__(self, entered: list[object]) -> None:
+        self._alive = list(entered)  # the ids below stay these objects'
+        self._positions = {id(obj): i for i, obj in enumerate(self._alive)}
+
+    def suspect(self, objs: Sequence[object]) -> int | None:
+        """The index of the object in ``objs`` entered last, if any was entered."""
+        positions = self._positions
+        best, best_position = None, -1
+        for index, obj in enumerate(objs):
+            position = positions.get(id(obj), -1)
+            if position > best_position:
+                best, best_position = index, position
+        return best
+
+
 class RememberingProber(Prober):
     """A :class:`Prober` that never pickles twice what once pickled.
 
@@ -158,6 +185,9 @@ class RememberingProber(Prober):
 
     def __init__(self, cloudpickle: Any) -> None:
         self.known_ok: set[int] = set()
+        # The last failing probe: where each object it entered started (by id),
+        # and the position of the last one, where pickling stopped (see ``Trail``).
+        self.trail: Trail | None = None
         self._entered: list[object] = []
         self._started: list[tuple[int, int]] = []
         self._plain: set[type] = set()
@@ -175,6 +205,8 @@ class RememberingProber(Prober):
         entered = self._entered
         entered.clear()
         error = super().__call__(obj)
+        if error is not None:
+            self.trail = Trail(entered)
         self._remember(len(entered) if error is None else 0)
         return error
 
@@ -196,6 +228,7 @@ class RememberingProber(Prober):
         if error is None:
             self._remember(len(entered))
             return None
+        self.trail = Trail(entered)
         index, good = started[-1] if started else (0, 0)
         self._remember(good)
         return index, error

@@ -83,7 +83,10 @@ class Walk:
 
         One probe pickles the siblings one after the other up to the first that
         fails; the next run starts after it. A container of a thousand good
-        items and one bad one costs three probes, not a thousand.
+        items and one bad one costs three probes, not a thousand. The sibling
+        the last failing probe stopped inside (``Trail``) is looked into first,
+        unprobed: a culprit deep down a path is reached without pickling the
+        path again at every level.
         """
         failed = False
         todo: list[tuple[object, str]] = []
@@ -97,6 +100,11 @@ class Walk:
                 failed = True
         if len(todo) == 1 and not failed:
             return self._suspect(*todo[0], depth)
+        trail = self.probe.trail
+        lead = None if trail is None else trail.suspect([child for child, _ in todo])
+        # the last failing probe stopped inside ``lead``: look there before probing
+        if lead is not None and self._suspect(*todo.pop(lead), depth):
+            failed = True
         start = 0
         while start < len(todo):
             budget = self.max_nodes - self.probes

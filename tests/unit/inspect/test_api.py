@@ -448,3 +448,41 @@ def test_runs_of_siblings_find_every_bad_one_in_order() -> None:
     report = inspect_serializability(items, name="items")
 
     assert report.paths == tuple(f"items[{p}]['lock']" for p in (0, 17, 500, 999))
+
+
+class _CountingProber(RememberingProber):
+    """Counts the objects every probe entered (pickled through the override)."""
+
+    entered_total = 0
+
+    def _remember(self, good: int) -> None:
+        self.entered_total += len(self._entered)
+        super()._remember(good)
+
+
+def test_a_deep_culprit_costs_about_one_pass_over_its_path() -> None:
+    # each level used to pickle the rest of the chain again: 200 levels, ~20,000 objects
+    from rayobs.inspect._walk import Walk
+
+    namespace = script(
+        """
+        import threading
+        class Node:
+            def __init__(self, child=None):
+                self.child = child
+                self.payload = {"name": "n"}
+        leaf = Node()
+        leaf.lock = threading.Lock()
+        root = leaf
+        for _ in range(199):
+            root = Node(root)
+        """
+    )
+    root = namespace["root"]
+    prober = _CountingProber(load_cloudpickle())
+    walk = Walk(probe=prober, max_depth=1000, max_nodes=100_000)
+
+    walk.run(root, "root", Prober(load_cloudpickle())(root) or AssertionError("pickles"))
+
+    assert [f.path for f in walk.failures] == ["root" + ".child" * 199 + ".lock"]
+    assert prober.entered_total < 3 * 200, prober.entered_total
