@@ -76,6 +76,27 @@ class Options:
         )
 
 
+def packed(metrics: frozenset[str], duration: Any) -> tuple[frozenset[str] | None, Any]:
+    """``metrics`` and ``duration`` to pickle, the defaults as None.
+
+    An instrumented callable's records and Hamilton's adapter travel with every
+    task that carries them; the default duration histogram's whole spec is about
+    640 bytes. ``unpacked`` reverses it.
+    """
+    return (
+        None if metrics == ALL_METRICS else metrics,
+        None if duration is _own.CALL_DURATION else duration,
+    )
+
+
+def unpacked(metrics: frozenset[str] | None, duration: Any) -> tuple[frozenset[str], Any]:
+    """What ``packed`` gave, with the defaults back."""
+    return (
+        ALL_METRICS if metrics is None else metrics,
+        _own.CALL_DURATION if duration is None else duration,
+    )
+
+
 def _check_duration_histogram(histogram: Any) -> None:
 
     if not isinstance(histogram, Histogram):

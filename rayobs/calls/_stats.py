@@ -24,6 +24,7 @@ from typing import Any
 from rayobs import _extensions, _outcome
 from rayobs._outcome import exception_name
 from rayobs.calls._flusher import flusher
+from rayobs.calls._options import packed, unpacked
 from rayobs.metrics import _catalog, _own
 
 __all__ = ["CallStats", "Site", "SiteSpec", "exception_name", "site_for"]
@@ -112,19 +113,11 @@ class Site:
             flusher.expect(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Every instrumented wrapper pickles its site: the defaults travel as None
-        # (the duration histogram's spec alone is about 640 bytes).
+        # every pickled instrumented callable carries its site: kept small
         spec = self.spec
         return (
             _site_from,
-            (
-                spec.kind,
-                spec.name,
-                spec.tags,
-                None if spec.metrics == _ALL_METRICS else spec.metrics,
-                None if spec.duration is _own.CALL_DURATION else spec.duration,
-                spec.trace,
-            ),
+            (spec.kind, spec.name, spec.tags, *packed(spec.metrics, spec.duration), spec.trace),
         )
 
     def stats(self) -> CallStats:
@@ -277,9 +270,6 @@ _sites: dict[SiteSpec, Site] = {}
 _sites_lock = threading.Lock()
 
 
-_ALL_METRICS = frozenset(_catalog.CALL_METRICS)
-
-
 def _site_from(
     kind: str,
     name: str,
@@ -288,17 +278,9 @@ def _site_from(
     duration: Any,
     trace: bool,
 ) -> Site:
-    """A pickled ``Site`` in the process that loads it."""
-    return site_for(
-        SiteSpec(
-            kind=kind,
-            name=name,
-            tags=tags,
-            metrics=_ALL_METRICS if metrics is None else metrics,
-            duration=_own.CALL_DURATION if duration is None else duration,
-            trace=trace,
-        )
-    )
+    """A pickled ``Site`` in the process that loads it (``Site.__reduce__``)."""
+    metrics, duration = unpacked(metrics, duration)
+    return site_for(SiteSpec(kind, name, tags, metrics, duration, trace))
 
 
 def site_for(spec: SiteSpec) -> Site:

@@ -185,8 +185,7 @@ class RememberingProber(Prober):
 
     def __init__(self, cloudpickle: Any) -> None:
         self.known_ok: set[int] = set()
-        # The last failing probe: where each object it entered started (by id),
-        # and the position of the last one, where pickling stopped (see ``Trail``).
+        # What the last failing probe entered, in order (see ``Trail``).
         self.trail: Trail | None = None
         self._entered: list[object] = []
         self._started: list[tuple[int, int]] = []

@@ -32,9 +32,9 @@ from hamilton.lifecycle import GraphExecutionHook, NodeExecutionHook
 
 from rayobs._errors import MetricDefinitionError
 from rayobs.calls import _decorator
-from rayobs.calls._options import ALL_METRICS, Options
+from rayobs.calls._options import Options, packed, unpacked
 from rayobs.calls._stats import SiteSpec, site_for
-from rayobs.metrics import _failures, _own
+from rayobs.metrics import _failures
 
 KIND = "node"
 _EXECUTE = "execute"
@@ -92,18 +92,12 @@ class NodeMetrics(NodeExecutionHook, GraphExecutionHook):  # type: ignore[misc]
         # Hamilton's Ray integrations pickle the adapters into every node's task, and
         # each task is a new remote function: the default state (the duration
         # histogram's whole spec) costs tens of microseconds a node to pickle and
-        # load again. The defaults travel as None, and a worker reuses one adapter
-        # per configuration.
+        # load again. The defaults travel as None (``packed``), and a worker reuses
+        # one adapter per configuration.
         if type(self) is not NodeMetrics:  # a subclass may hold more state
             inherited: tuple[Any, ...] = super().__reduce__()
             return inherited
-        state = (
-            self.dataflow,
-            self.tags,
-            None if self.metrics == ALL_METRICS else self.metrics,
-            None if self.duration is _own.CALL_DURATION else self.duration,
-            self.trace,
-        )
+        state = (self.dataflow, self.tags, *packed(self.metrics, self.duration), self.trace)
         return (_restored, (state, self.carriers or None))
 
     # ---- the whole execution, in the driver ----
@@ -210,8 +204,7 @@ def _rebuilt(state: tuple[Any, ...], carriers: dict[str, dict[str, str]]) -> Nod
     adapter: NodeMetrics = NodeMetrics.__new__(NodeMetrics)
     adapter.dataflow = dataflow
     adapter.tags = tags
-    adapter.metrics = ALL_METRICS if metrics is None else metrics
-    adapter.duration = _own.CALL_DURATION if duration is None else duration
+    adapter.metrics, adapter.duration = unpacked(metrics, duration)
     adapter.trace = trace
     adapter.carriers = dict(carriers)
     return adapter

@@ -136,7 +136,7 @@ def test_a_chosen_histogram_and_metrics_survive_pickling() -> None:
         "hamilton_node_seconds",
         "Node duration.",
         boundaries=[0.1, 1.0],
-        tag_keys=("kind", "name", "app", "component", "team", "outcome"),
+        tag_keys=("name", "outcome"),
     )
     adapter = NodeMetrics(metrics=["calls", "duration"], duration_histogram=histogram)
     copy = pickle.loads(pickle.dumps(adapter))
