@@ -113,15 +113,17 @@ class _Flusher:
                 _failures.report(site.spec.name, "flush", exc)
 
     def _prepare(self) -> None:
-        with self._lock:
-            sites, self._unprepared = self._unprepared, []
-        if not sites:
+        if not self._unprepared:
             return
         with self._pushing:  # never binds to a backend being switched away from
+            with self._lock:
+                sites = list(self._unprepared)
             for site in sites:
                 # a failure here is reported by the push that meets it again
                 with contextlib.suppress(Exception):
                     site.prepare()
+            with self._lock:  # only now: "unprepared" stays true until they are
+                del self._unprepared[: len(sites)]
 
     def _run(self) -> None:
         while not self._stopping:

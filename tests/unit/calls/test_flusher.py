@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -145,3 +147,36 @@ def _wait_for(condition: Any, timeout: float = 10.0) -> None:
         assert time.monotonic() < deadline, "condition not met"
         rayobs.flush()
         time.sleep(0.01)
+
+
+class _SlowToPrepare:
+    """A site whose instruments take a while to create."""
+
+    def __init__(self) -> None:
+        self.spec = type("Spec", (), {"name": "slow"})()
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def prepare(self) -> None:
+        self.started.set()
+        self.release.wait(10)
+
+    def flush(self) -> None: ...
+    def forget_pending(self) -> None: ...
+    def rebind(self) -> None: ...
+    def after_fork(self) -> None: ...
+
+
+def test_a_site_counts_as_unprepared_until_its_instruments_exist() -> None:
+    # a worker that received an instrumented callable is ready once nothing is unprepared
+    site = _SlowToPrepare()
+    _flusher.flusher.expect(site)
+    try:
+        assert site.started.wait(10)
+        assert site in _flusher.flusher._unprepared
+    finally:
+        site.release.set()
+    deadline = time.monotonic() + 10
+    while site in _flusher.flusher._unprepared and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert site not in _flusher.flusher._unprepared
